@@ -1,0 +1,33 @@
+# GreenGate. Longer logic lives in scripts/.
+GO        ?= go
+LISTEN    ?= 127.0.0.1:8899
+FUZZTIME  ?= 3s
+BENCHTIME ?= 1x
+
+.PHONY: run test vet unit fuzz bench lint build deps
+
+run: build
+	./bin/greengate run --listen $(LISTEN)
+
+build:
+	$(GO) build -trimpath -o bin/ ./cmd/greengate
+
+deps:
+	./scripts/deps.sh
+
+test: deps vet unit fuzz
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -shuffle=on -count=1 ./...
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint: vet
+	./scripts/lint.sh

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs that a fresh Debian or Ubuntu machine may
+# lack. Idempotent; run as root (CI) or with sudo available.
+set -euo pipefail
+need=()
+command -v go >/dev/null || { echo "deps: Go 1.26 or newer is required (https://go.dev/dl) and is not on PATH" >&2; exit 1; }
+command -v gcc >/dev/null || need+=(gcc)
+command -v git >/dev/null || need+=(git)
+for p in ${EXTRA_DEBS:-}; do
+	dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	echo "deps: installing ${need[*]}"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+go mod download
