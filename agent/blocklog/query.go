@@ -1,0 +1,308 @@
+package blocklog
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Query limits.
+const (
+	DefaultQueryLimit = 100    // Filter.Limit zero in Query
+	MaxQueryLimit     = 10_000 // larger Query limits are cut to this
+	MaxCountDays      = 3700   // about ten years of daily counts
+)
+
+// ErrInvalidFilter is returned for a filter or range the queries refuse.
+var ErrInvalidFilter = errors.New("invalid block log filter")
+
+// Filter selects events. Zero fields do not filter.
+type Filter struct {
+	From, To     time.Time // From inclusive, To exclusive
+	Category     string
+	Action       Action
+	Profile      string
+	HostContains string // substring of the host, ASCII case-insensitive; %, _ and \ are literal
+	// Limit is the most events returned: Query uses DefaultQueryLimit for
+	// zero and caps at MaxQueryLimit; ExportCSV exports all for zero.
+	Limit  int
+	Offset int
+}
+
+// DayCount is the number of events of one category on one local day.
+type DayCount struct {
+	Day      string // YYYY-MM-DD in the requested location
+	Category string
+	Count    int
+}
+
+const selectColumns = `SELECT ts, profile, client, host, url, category, entry, source, action, reason FROM events`
+
+func (f Filter) sql(defaultLimit, maxLimit int) (string, []any, error) {
+	if f.Limit < 0 || f.Offset < 0 {
+		return "", nil, fmt.Errorf("limit %d, offset %d: %w", f.Limit, f.Offset, ErrInvalidFilter)
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
+		return "", nil, fmt.Errorf("to %s before from %s: %w", f.To, f.From, ErrInvalidFilter)
+	}
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if !f.From.IsZero() {
+		add("ts >= ?", f.From.UnixNano())
+	}
+	if !f.To.IsZero() {
+		add("ts < ?", f.To.UnixNano())
+	}
+	if f.Category != "" {
+		add("category = ?", f.Category)
+	}
+	if f.Action != "" {
+		add("action = ?", string(f.Action))
+	}
+	if f.Profile != "" {
+		add("profile = ?", f.Profile)
+	}
+	if f.HostContains != "" {
+		// Clean like the writer did, so the needle is compared with what
+		// was stored.
+		add(`host LIKE ? ESCAPE '\'`, "%"+escapeLike(clean(f.HostContains, maxHostLen))+"%")
+	}
+	q := selectColumns
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit == 0 {
+		limit = defaultLimit
+	}
+	if maxLimit > 0 && limit > maxLimit {
+		limit = maxLimit
+	}
+	q += " ORDER BY ts DESC, id DESC LIMIT ? OFFSET ?"
+	args = append(args, limit, f.Offset)
+	return q, args, nil
+}
+
+// escapeLike makes s match itself literally in a LIKE pattern with
+// ESCAPE '\'.
+func escapeLike(s string) string {
+	if !strings.ContainsAny(s, `\%_`) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\', '%', '_':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// Query returns the events matching f, newest first. Times are in UTC.
+func (l *Log) Query(ctx context.Context, f Filter) ([]Event, error) {
+	q, args, err := f.sql(DefaultQueryLimit, MaxQueryLimit)
+	if err != nil {
+		return nil, fmt.Errorf("querying block log: %w", err)
+	}
+	var out []Event
+	err = l.scan(ctx, q, args, func(ev *Event) error {
+		out = append(out, *ev)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (l *Log) scan(ctx context.Context, q string, args []any, fn func(*Event) error) error {
+	rows, err := l.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("querying block log: %w", err)
+	}
+	defer rows.Close()
+	var ev Event
+	var ts int64
+	var action string
+	for rows.Next() {
+		if err := rows.Scan(&ts, &ev.Profile, &ev.Client, &ev.Host, &ev.URL,
+			&ev.Category, &ev.Entry, &ev.Source, &action, &ev.Reason); err != nil {
+			return fmt.Errorf("reading block log row: %w", err)
+		}
+		ev.Time = time.Unix(0, ts).UTC()
+		ev.Action = Action(action)
+		if err := fn(&ev); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading block log rows: %w", err)
+	}
+	return nil
+}
+
+// CountSince counts events at or after t with the given action; an empty
+// action counts all. For "blocked today", pass local midnight and
+// ActionBlock.
+func (l *Log) CountSince(ctx context.Context, t time.Time, action Action) (int, error) {
+	q := "SELECT COUNT(*) FROM events WHERE ts >= ?"
+	args := []any{t.UnixNano()}
+	if action != "" {
+		q += " AND action = ?"
+		args = append(args, string(action))
+	}
+	var n int
+	if err := l.rdb.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting %q events since %s: %w", action, t.Format(time.RFC3339), err)
+	}
+	return n, nil
+}
+
+// CountsByDayCategory counts events in [from, to) per local calendar day in
+// loc and category, ordered by day then category. Days and categories with
+// no events are left out. Days follow loc's rules, so a DST day counts 23
+// or 25 hours. A nil loc means time.Local.
+func (l *Log) CountsByDayCategory(ctx context.Context, from, to time.Time, loc *time.Location) ([]DayCount, error) {
+	if loc == nil {
+		loc = time.Local
+	}
+	days, err := dayRanges(from, to, loc)
+	if err != nil {
+		return nil, fmt.Errorf("counting by day: %w", err)
+	}
+	// The day boundaries are computed in Go, where the zone rules are, and
+	// passed as one JSON array; SQLite then range-scans the ts index once
+	// per day.
+	const q = `WITH days(day, lo, hi) AS (
+			SELECT value->>0, value->>1, value->>2 FROM json_each(?)
+		)
+		SELECT d.day, e.category, COUNT(*) FROM days d
+		JOIN events e ON e.ts >= d.lo AND e.ts < d.hi
+		GROUP BY d.day, e.category
+		ORDER BY d.day, e.category`
+	rows, err := l.rdb.QueryContext(ctx, q, days)
+	if err != nil {
+		return nil, fmt.Errorf("counting by day from %s to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+	}
+	defer rows.Close()
+	var out []DayCount
+	for rows.Next() {
+		var dc DayCount
+		if err := rows.Scan(&dc.Day, &dc.Category, &dc.Count); err != nil {
+			return nil, fmt.Errorf("reading day count: %w", err)
+		}
+		out = append(out, dc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading day counts: %w", err)
+	}
+	return out, nil
+}
+
+// dayRanges returns a JSON array of [day, lo, hi] with lo and hi in Unix
+// nanoseconds: the local days of loc that overlap [from, to), clipped to it.
+// Days are walked by calendar date, not by adding 24h, and each boundary is
+// time.Date's midnight, so consecutive days share a boundary even where
+// midnight is skipped or repeated; a day a zone skipped entirely (Samoa,
+// 2011-12-30) gets an empty range.
+func dayRanges(from, to time.Time, loc *time.Location) (string, error) {
+	if from.IsZero() || to.IsZero() || !from.Before(to) {
+		return "", fmt.Errorf("range %s to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), ErrInvalidFilter)
+	}
+	y, m, d := from.In(loc).Date()
+	lo := from
+	var b strings.Builder
+	b.WriteByte('[')
+	for n := 0; lo.Before(to); n++ {
+		if n >= MaxCountDays {
+			return "", fmt.Errorf("range longer than %d days: %w", MaxCountDays, ErrInvalidFilter)
+		}
+		next := time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+		hi := next
+		if to.Before(hi) {
+			hi = to
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `["%04d-%02d-%02d",%d,%d]`, y, int(m), d, lo.UnixNano(), hi.UnixNano())
+		y, m, d = next.Date()
+		if next.After(lo) {
+			lo = next
+		}
+	}
+	b.WriteByte(']')
+	return b.String(), nil
+}
+
+// csvHeader names the ExportCSV columns.
+func csvHeader() []string {
+	return []string{"time", "action", "profile", "client", "host", "url", "category", "entry", "source", "reason"}
+}
+
+// ExportCSV writes the events matching f, newest first, as CSV with a
+// header row. Time is RFC 3339 UTC. Every text cell is defused against
+// spreadsheet formula injection (see [DefuseCSVCell]).
+func (l *Log) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
+	q, args, err := f.sql(-1, 0) // LIMIT -1: all rows
+	if err != nil {
+		return fmt.Errorf("exporting block log: %w", err)
+	}
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader()); err != nil {
+		return fmt.Errorf("writing csv header: %w", err)
+	}
+	rec := make([]string, len(csvHeader()))
+	err = l.scan(ctx, q, args, func(ev *Event) error {
+		rec[0] = ev.Time.Format(time.RFC3339Nano)
+		for i, s := range []string{string(ev.Action), ev.Profile, ev.Client, ev.Host, ev.URL, ev.Category, ev.Entry, ev.Source, ev.Reason} {
+			rec[i+1] = DefuseCSVCell(s)
+		}
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("writing csv row: %w", err)
+		}
+		return nil
+	})
+	cw.Flush()
+	if err != nil {
+		return fmt.Errorf("exporting block log: %w", err)
+	}
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("writing csv: %w", err)
+	}
+	return nil
+}
+
+// DefuseCSVCell prefixes s with a single quote when a spreadsheet would
+// read it as a formula: when it starts with = + - @, tab, CR or LF (OWASP's
+// list, plus LF), or with the full-width forms of = + - @ that some
+// spreadsheets also accept. A hostname from the network such as
+// "=cmd|' /C calc'!A0" must show as text, not run.
+func DefuseCSVCell(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r', '\n':
+		return "'" + s
+	}
+	for _, p := range []string{"\uFF1D", "\uFF0B", "\uFF0D", "\uFF20"} {
+		if strings.HasPrefix(s, p) {
+			return "'" + s
+		}
+	}
+	return s
+}
