@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 )
@@ -14,7 +15,6 @@ import (
 const (
 	DefaultQueryLimit = 100    // Filter.Limit zero in Query
 	MaxQueryLimit     = 10_000 // larger Query limits are cut to this
-	MaxCountDays      = 3700   // about ten years of daily counts
 )
 
 // ErrInvalidFilter is returned for a filter or range the queries refuse.
@@ -56,9 +56,15 @@ func (f Filter) sql(defaultLimit, maxLimit int) (string, []any, error) {
 		args = append(args, arg)
 	}
 	if !f.From.IsZero() {
+		if !inNanoRange(f.From) {
+			return "", nil, fmt.Errorf("from %s out of range: %w", f.From, ErrInvalidFilter)
+		}
 		add("ts >= ?", f.From.UnixNano())
 	}
 	if !f.To.IsZero() {
+		if !inNanoRange(f.To) {
+			return "", nil, fmt.Errorf("to %s out of range: %w", f.To, ErrInvalidFilter)
+		}
 		add("ts < ?", f.To.UnixNano())
 	}
 	if f.Category != "" {
@@ -90,6 +96,19 @@ func (f Filter) sql(defaultLimit, maxLimit int) (string, []any, error) {
 	args = append(args, limit, f.Offset)
 	return q, args, nil
 }
+
+// Times are stored as Unix nanoseconds, which int64 holds from 1677 to
+// 2262; inNanoRange keeps a wild query time from wrapping around.
+func inNanoRange(t time.Time) bool {
+	s := t.Unix()
+	return s >= minSec && s <= maxSec
+}
+
+// The whole seconds whose nanoseconds fit in an int64, with a second spare.
+const (
+	minSec int64 = math.MinInt64/1_000_000_000 + 1
+	maxSec int64 = math.MaxInt64/1_000_000_000 - 1
+)
 
 // escapeLike makes s match itself literally in a LIKE pattern with
 // ESCAPE '\'.
@@ -158,6 +177,9 @@ func (l *Log) scan(ctx context.Context, q string, args []any, fn func(*Event) er
 // action counts all. For "blocked today", pass local midnight and
 // ActionBlock.
 func (l *Log) CountSince(ctx context.Context, t time.Time, action Action) (int, error) {
+	if !inNanoRange(t) {
+		return 0, fmt.Errorf("counting since %s: out of range: %w", t, ErrInvalidFilter)
+	}
 	q := "SELECT COUNT(*) FROM events WHERE ts >= ?"
 	args := []any{t.UnixNano()}
 	if action != "" {
@@ -173,27 +195,31 @@ func (l *Log) CountSince(ctx context.Context, t time.Time, action Action) (int, 
 
 // CountsByDayCategory counts events in [from, to) per local calendar day in
 // loc and category, ordered by day then category. Days and categories with
-// no events are left out. Days follow loc's rules, so a DST day counts 23
-// or 25 hours. A nil loc means time.Local.
+// no events are left out. The day of an event is the date a wall clock in
+// loc showed at that instant, so a DST day holds 23 or 25 hours of events
+// and an hour repeated across midnight counts to the day the clock showed.
+// A nil loc means time.Local.
 func (l *Log) CountsByDayCategory(ctx context.Context, from, to time.Time, loc *time.Location) ([]DayCount, error) {
 	if loc == nil {
 		loc = time.Local
 	}
-	days, err := dayRanges(from, to, loc)
+	periods, err := zonePeriods(from, to, loc)
 	if err != nil {
 		return nil, fmt.Errorf("counting by day: %w", err)
 	}
-	// The day boundaries are computed in Go, where the zone rules are, and
-	// passed as one JSON array; SQLite then range-scans the ts index once
-	// per day.
-	const q = `WITH days(day, lo, hi) AS (
+	// Zone rules live in Go, so Go splits [from, to) into periods of
+	// constant UTC offset and SQLite dates each event with its period's
+	// offset: exact for every zone, with one ts index range scan per
+	// period. The floor division keeps pre-1970 times on the right second.
+	const q = `WITH p(lo, hi, off) AS (
 			SELECT value->>0, value->>1, value->>2 FROM json_each(?)
 		)
-		SELECT d.day, e.category, COUNT(*) FROM days d
-		JOIN events e ON e.ts >= d.lo AND e.ts < d.hi
-		GROUP BY d.day, e.category
-		ORDER BY d.day, e.category`
-	rows, err := l.rdb.QueryContext(ctx, q, days)
+		SELECT date((e.ts - (((e.ts % 1000000000) + 1000000000) % 1000000000)) / 1000000000 + p.off, 'unixepoch') AS day,
+			e.category, COUNT(*)
+		FROM p JOIN events e ON e.ts >= p.lo AND e.ts < p.hi
+		GROUP BY day, e.category
+		ORDER BY day, e.category`
+	rows, err := l.rdb.QueryContext(ctx, q, periods)
 	if err != nil {
 		return nil, fmt.Errorf("counting by day from %s to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 	}
@@ -212,37 +238,38 @@ func (l *Log) CountsByDayCategory(ctx context.Context, from, to time.Time, loc *
 	return out, nil
 }
 
-// dayRanges returns a JSON array of [day, lo, hi] with lo and hi in Unix
-// nanoseconds: the local days of loc that overlap [from, to), clipped to it.
-// Days are walked by calendar date, not by adding 24h, and each boundary is
-// time.Date's midnight, so consecutive days share a boundary even where
-// midnight is skipped or repeated; a day a zone skipped entirely (Samoa,
-// 2011-12-30) gets an empty range.
-func dayRanges(from, to time.Time, loc *time.Location) (string, error) {
-	if from.IsZero() || to.IsZero() || !from.Before(to) {
+// maxZonePeriods bounds the offset periods of one count: two DST changes a
+// year for 5000 years.
+const maxZonePeriods = 10_000
+
+// zonePeriods returns a JSON array of [lo, hi, offset]: [from, to) cut at
+// loc's offset changes, lo and hi in Unix nanoseconds, offset in seconds.
+func zonePeriods(from, to time.Time, loc *time.Location) (string, error) {
+	if !inNanoRange(from) || !inNanoRange(to) || !from.Before(to) {
 		return "", fmt.Errorf("range %s to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), ErrInvalidFilter)
 	}
-	y, m, d := from.In(loc).Date()
-	lo := from
 	var b strings.Builder
 	b.WriteByte('[')
-	for n := 0; lo.Before(to); n++ {
-		if n >= MaxCountDays {
-			return "", fmt.Errorf("range longer than %d days: %w", MaxCountDays, ErrInvalidFilter)
+	for lo, n := from, 0; lo.Before(to); n++ {
+		if n >= maxZonePeriods {
+			return "", fmt.Errorf("range %s to %s spans over %d zone changes: %w",
+				from.Format(time.RFC3339), to.Format(time.RFC3339), maxZonePeriods, ErrInvalidFilter)
 		}
-		next := time.Date(y, m, d+1, 0, 0, 0, 0, loc)
-		hi := next
-		if to.Before(hi) {
+		local := lo.In(loc)
+		_, off := local.Zone()
+		_, end := local.ZoneBounds()
+		hi := to
+		if !end.IsZero() && end.Before(to) {
+			hi = end
+		}
+		if !hi.After(lo) { // defensive: never loop in place
 			hi = to
 		}
 		if n > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, `["%04d-%02d-%02d",%d,%d]`, y, int(m), d, lo.UnixNano(), hi.UnixNano())
-		y, m, d = next.Date()
-		if next.After(lo) {
-			lo = next
-		}
+		fmt.Fprintf(&b, "[%d,%d,%d]", lo.UnixNano(), hi.UnixNano(), off)
+		lo = hi
 	}
 	b.WriteByte(']')
 	return b.String(), nil

@@ -165,7 +165,7 @@ func (l *Log) writeBatch(ctx context.Context) error {
 	for i := range l.batch {
 		ev := &l.batch[i]
 		_, err := stmt.ExecContext(ctx,
-			ev.Time.UnixNano(),
+			storedNanos(ev.Time),
 			clean(ev.Profile, maxShortLen),
 			clean(ev.Client, maxShortLen),
 			clean(ev.Host, maxHostLen),
@@ -234,4 +234,16 @@ func (l *Log) retainIfDue(ctx context.Context) {
 			l.setErr(err)
 		}
 	}()
+}
+
+// storedNanos clamps t into the stored range rather than let UnixNano wrap
+// a wild clock value into a time decades away.
+func storedNanos(t time.Time) int64 {
+	switch s := t.Unix(); {
+	case s < minSec:
+		return minSec * 1e9
+	case s > maxSec:
+		return maxSec * 1e9
+	}
+	return t.UnixNano()
 }
