@@ -232,34 +232,39 @@ func helloExtent(br *bufio.Reader, limit int) (int, error) {
 		if recLen == 0 || recLen > maxRecordPlaintext {
 			return 0, fmt.Errorf("%w: record at offset %d declares %d bytes", ErrMalformed, off, recLen)
 		}
-		end := off + recordHeaderLen + recLen
+		bodyStart := off + recordHeaderLen
+		end := bodyStart + recLen
 		if end > limit {
 			return 0, fmt.Errorf("%w: record at offset %d ends at %d, past cap %d", ErrTooLarge, off, end, limit)
 		}
-		if p, err = peek(br, end); err != nil {
-			return 0, err
+		if hsNeed < 0 {
+			// Read just the handshake header first: a record may legally
+			// be 16 KiB, and a lying hello length should be refused
+			// before we wait for the client to fill it.
+			k := min(recLen, handshakeHeaderLen-hsHave)
+			if p, err = peek(br, bodyStart+k); err != nil {
+				return 0, err
+			}
+			copy(hsHdr[hsHave:], p[bodyStart:bodyStart+k])
+			if hsHave+k == handshakeHeaderLen {
+				if hsHdr[0] != handshakeClientHello {
+					return 0, fmt.Errorf("%w: first handshake message has type %d, not client hello", ErrMalformed, hsHdr[0])
+				}
+				hsNeed = handshakeHeaderLen + (int(hsHdr[1])<<16 | int(hsHdr[2])<<8 | int(hsHdr[3]))
+				// The fewest bytes that could hold the rest: this record,
+				// then one more header and the remainder.
+				if rest := hsNeed - hsHave - recLen; rest > 0 && end+recordHeaderLen+rest > limit {
+					return 0, fmt.Errorf("%w: hello declares %d bytes, cap %d", ErrTooLarge, hsNeed, limit)
+				}
+			}
 		}
-		body := p[off+recordHeaderLen : end]
-		if hsHave < handshakeHeaderLen {
-			copy(hsHdr[hsHave:], body)
+		if _, err = peek(br, end); err != nil {
+			return 0, err
 		}
 		hsHave += recLen
 		off = end
-		if hsNeed < 0 && hsHave >= handshakeHeaderLen {
-			if hsHdr[0] != handshakeClientHello {
-				return 0, fmt.Errorf("%w: first handshake message has type %d, not client hello", ErrMalformed, hsHdr[0])
-			}
-			hsNeed = handshakeHeaderLen + (int(hsHdr[1])<<16 | int(hsHdr[2])<<8 | int(hsHdr[3]))
-		}
-		if hsNeed >= 0 {
-			if hsHave >= hsNeed {
-				return off, nil
-			}
-			// At least one more header and the missing bytes: refuse a
-			// lying length now rather than after the client sends 16 KiB.
-			if min := off + recordHeaderLen + hsNeed - hsHave; min > limit {
-				return 0, fmt.Errorf("%w: hello declares %d bytes, needs at least %d peeked, cap %d", ErrTooLarge, hsNeed, min, limit)
-			}
+		if hsNeed >= 0 && hsHave >= hsNeed {
+			return off, nil
 		}
 	}
 }
