@@ -112,4 +112,3 @@ func cmdCertify(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		signer.Name, signer.ID, cert.Publisher, cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339), cert.RootName, cert.RootID)
 	return exitOK
 }
-

@@ -84,17 +84,26 @@
 // # Example
 //
 // testdata/bundles in this repository holds vectors and the TEST ONLY keys
-// that made them. good.bundle begins (hex, annotated):
+// that made them (see its README). good.bundle, 959 bytes, is
 //
-//	4747 4255 4e44 4c45       "GGBUNDLE"
-//	0001                      format 1
-//	00a5                      certLen 165
-//	01                        alg ed25519
-//	15 "greengate-test-root"  ... the certificate, 165 bytes in all
-//	0000 0000 0000 03xx       decodedLen
-//	0000 0000 0000 02xx       payloadLen
-//	28b5 2ffd ...             zstd frame
-//	... 64-byte signature
+//	4747 4255 4e44 4c45    "GGBUNDLE"
+//	0001                   format 1
+//	00b3                   certLen 179
+//	01                     certificate: alg ed25519
+//	13 "greengate-test-root" c999bc63          root name and id
+//	16 "greengate-test-signing" 79f307f0       signing key name and id
+//	24cc68b2...f8a20c (32 bytes)              signing key
+//	0e "greengate-test"                        publisher
+//	0000 0000 6955 b900  0000 0000 6b36 ec80   2026-01-01 .. 2027-01-01
+//	6298f68f...6c07 (64 bytes)                root's signature
+//	0000 0000 0000 0422    decodedLen 1058
+//	0000 0000 0000 02b0    payloadLen 688
+//	28b5 2ffd ...          zstd frame, 688 bytes
+//	... (64 bytes)         signing key's signature
+//
+// The root's public key, in root.pub, is
+//
+//	greengate-test-root+c999bc63+Adj22KHH/waldkIrpAXpo8/AIsyvO3bOz6+C5kQHC3uJ
 //
 // and is opened with
 //
@@ -142,7 +151,7 @@ const (
 	headerLen     = 8 + 2 + 2 // magic, format, certLen
 
 	decompressSlack = 1 << 20
-	lensLen       = 8 + 8     // decodedLen, payloadLen
+	lensLen         = 8 + 8 // decodedLen, payloadLen
 )
 
 // Errors that change a verdict. Open and CheckVersion wrap them with

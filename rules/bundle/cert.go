@@ -150,4 +150,3 @@ func (c *Certificate) checkPeriod(t time.Time, what string) error {
 	}
 	return nil
 }
-

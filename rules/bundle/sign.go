@@ -76,4 +76,3 @@ func seal(cert *Certificate, decodedLen uint64, z []byte, key *PrivateKey) ([]by
 	out = append(out, key.sign(out)...)
 	return out[len(bundleContext):], nil
 }
-
