@@ -207,19 +207,7 @@ func (l *Log) CountsByDayCategory(ctx context.Context, from, to time.Time, loc *
 	if err != nil {
 		return nil, fmt.Errorf("counting by day: %w", err)
 	}
-	// Zone rules live in Go, so Go splits [from, to) into periods of
-	// constant UTC offset and SQLite dates each event with its period's
-	// offset: exact for every zone, with one ts index range scan per
-	// period. The floor division keeps pre-1970 times on the right second.
-	const q = `WITH p(lo, hi, off) AS (
-			SELECT value->>0, value->>1, value->>2 FROM json_each(?)
-		)
-		SELECT date((e.ts - (((e.ts % 1000000000) + 1000000000) % 1000000000)) / 1000000000 + p.off, 'unixepoch') AS day,
-			e.category, COUNT(*)
-		FROM p JOIN events e ON e.ts >= p.lo AND e.ts < p.hi
-		GROUP BY day, e.category
-		ORDER BY day, e.category`
-	rows, err := l.rdb.QueryContext(ctx, q, periods)
+	rows, err := l.rdb.QueryContext(ctx, countsByDaySQL, periods)
 	if err != nil {
 		return nil, fmt.Errorf("counting by day from %s to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 	}
@@ -227,9 +215,11 @@ func (l *Log) CountsByDayCategory(ctx context.Context, from, to time.Time, loc *
 	var out []DayCount
 	for rows.Next() {
 		var dc DayCount
-		if err := rows.Scan(&dc.Day, &dc.Category, &dc.Count); err != nil {
+		var dayno int64
+		if err := rows.Scan(&dayno, &dc.Category, &dc.Count); err != nil {
 			return nil, fmt.Errorf("reading day count: %w", err)
 		}
+		dc.Day = time.Unix(dayno*86400, 0).UTC().Format(time.DateOnly)
 		out = append(out, dc)
 	}
 	if err := rows.Err(); err != nil {
@@ -237,6 +227,24 @@ func (l *Log) CountsByDayCategory(ctx context.Context, from, to time.Time, loc *
 	}
 	return out, nil
 }
+
+// Zone rules live in Go, so Go splits [from, to) into periods of
+// constant UTC offset and SQLite numbers each event's local day with its
+// period's offset: exact for every zone, with one ts index range scan
+// per period. Integer day numbers group far faster than date() strings;
+// the floor divisions keep pre-1970 times on the right day.
+// CROSS JOIN keeps the periods as the outer loop; a plain JOIN lets the
+// planner scan all events instead. MATERIALIZED parses the JSON once, not
+// once per event.
+const countsByDaySQL = `WITH p(lo, hi, off) AS MATERIALIZED (
+		SELECT value->>0, value->>1, value->>2 FROM json_each(?)
+	),
+	t(s, category) AS (
+		SELECT (e.ts - (((e.ts % 1000000000) + 1000000000) % 1000000000)) / 1000000000 + p.off, e.category
+		FROM p CROSS JOIN events e ON e.ts >= p.lo AND e.ts < p.hi
+	)
+	SELECT (s - (((s % 86400) + 86400) % 86400)) / 86400 AS dayno, category, COUNT(*)
+	FROM t GROUP BY dayno, category ORDER BY dayno, category`
 
 // maxZonePeriods bounds the offset periods of one count: two DST changes a
 // year for 5000 years.
