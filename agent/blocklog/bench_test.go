@@ -60,6 +60,9 @@ func fixture(b *testing.B) *blocklog.Log {
 	return l
 }
 
+// Last run (AMD EPYC, 2 shared cores, 100k rows): newest 100 0.47ms,
+// category 0.57ms, action last week 0.31ms, host contains 77ms (a scan),
+// offset 50000 5ms, count since today 34µs.
 func BenchmarkQuery(b *testing.B) {
 	l := fixture(b)
 	ctx := context.Background()
@@ -98,6 +101,8 @@ func BenchmarkQuery(b *testing.B) {
 	})
 }
 
+// Last run (AMD EPYC, 2 shared cores, 100k rows over a year): 7 days 2.8ms,
+// 30 days 12ms, 365 days 169ms.
 func BenchmarkCountsByDayCategory(b *testing.B) {
 	l := fixture(b)
 	ctx := context.Background()
