@@ -143,10 +143,10 @@ func (c *countingReader) Read(p []byte) (int, error) {
 //
 // Last result (go1.26.8, AMD EPYC, 2 shared cores):
 //
-//	BenchmarkPeek/chromium-2                   10313 ns/op  189.37 MB/s  1953 hello-bytes  11369 B/op  51 allocs/op
-//	BenchmarkPeek/chromium-trailing-dot-2      21127 ns/op   92.68 MB/s  1958 hello-bytes  25726 B/op  91 allocs/op
-//	BenchmarkPeek/chromium-100-byte-records-2  14646 ns/op  139.83 MB/s  2048 hello-bytes  17169 B/op  58 allocs/op
-//	BenchmarkPeek/openssl-2                     5325 ns/op   59.72 MB/s   318 hello-bytes   4384 B/op  39 allocs/op
+//	BenchmarkPeek/chromium-2                    9995 ns/op  195.40 MB/s  1953 hello-bytes  11369 B/op  51 allocs/op
+//	BenchmarkPeek/chromium-trailing-dot-2      18830 ns/op  103.98 MB/s  1958 hello-bytes  25662 B/op  89 allocs/op
+//	BenchmarkPeek/chromium-100-byte-records-2  11220 ns/op  182.53 MB/s  2048 hello-bytes  17169 B/op  58 allocs/op
+//	BenchmarkPeek/openssl-2                     3971 ns/op   80.08 MB/s   318 hello-bytes   4384 B/op  39 allocs/op
 func BenchmarkPeek(b *testing.B) {
 	chromium := readHello(b, "chromium.bin")
 	cases := []struct {

@@ -46,7 +46,8 @@
 //
 // A read deadline surfaces as an error satisfying
 // errors.Is(err, os.ErrDeadlineExceeded); a client that hangs up before
-// sending anything gives io.EOF. What to do with each class (refuse, fall
+// sending anything gives io.EOF, one that hangs up mid-hello ErrMalformed
+// (wrapping io.ErrUnexpectedEOF); other read errors come back wrapped. What to do with each class (refuse, fall
 // back to the destination address, ...) is the proxy's policy, not this
 // package's: this package neither fails open nor closed.
 //
@@ -316,44 +317,34 @@ var errAbort = errors.New("sni: hello captured")
 // parse runs crypto/tls over a copy of raw, the complete records of one
 // ClientHello.
 func parse(raw []byte) (Hello, error) {
-	h, err := parseTLS(raw)
-	if err == nil {
-		return h, nil
+	name, ech, alpn, err := parseTLS(raw)
+	if err != nil {
+		// crypto/tls refuses a server_name ending in a dot (RFC 6066
+		// forbids it) before GetConfigForClient runs. But Chromium, openssl
+		// s_client, Python and Node all send "host.test." when the user
+		// types the dot (see testdata/clienthello), so refusing would let
+		// "blocked.test." through a fail-open proxy and break it under a
+		// fail-closed one. Instead we find the name with a small bounded
+		// walk, overwrite the dot in a private copy with a letter, and let
+		// crypto/tls validate that copy. Only a trailing dot is forgiven:
+		// anything else crypto/tls dislikes still fails, and the name we
+		// decide on is the walked one, its dot stripped by hostname.
+		fixed, dotted, ok := undotCopy(raw)
+		if !ok {
+			return Hello{}, fmt.Errorf("%w: parsing %d bytes: %w", ErrMalformed, len(raw), err)
+		}
+		if _, ech, alpn, err = parseTLS(fixed); err != nil {
+			return Hello{}, fmt.Errorf("%w: parsing %d bytes with trailing-dot name %q: %w", ErrMalformed, len(raw), dotted, err)
+		}
+		name = dotted
 	}
-	if !errors.Is(err, errRefused) {
-		return Hello{}, err
-	}
-	// crypto/tls refuses a server_name ending in a dot (RFC 6066 forbids
-	// it), before GetConfigForClient runs. But Chromium, Firefox, openssl
-	// s_client, Python and Node all send "host.test." when the user types
-	// the dot, so refusing would let "blocked.test." through a fail-open
-	// proxy and break it under a fail-closed one. Instead we find the name
-	// with a small bounded walk, overwrite the dot in a private copy with a
-	// letter, and let crypto/tls validate that copy. Only a trailing dot is
-	// forgiven: anything else crypto/tls dislikes still fails, and the name
-	// we decide on is the walked one with the dot stripped by hostname.
-	fixed, name, ok := undotCopy(raw)
-	if !ok {
-		return Hello{}, fmt.Errorf("%w: parsing %d bytes: %w", ErrMalformed, len(raw), err)
-	}
-	h, err2 := parseTLS(fixed)
-	if err2 != nil {
-		return Hello{}, fmt.Errorf("%w: parsing %d bytes with trailing-dot name %q: %w", ErrMalformed, len(raw), name, err2)
-	}
-	return finish(name, h.ECH, h.ALPN)
+	return finish(name, ech, alpn)
 }
 
-// errRefused marks a crypto/tls parse failure (as opposed to a missing
-// name, which parseTLS reports itself).
-var errRefused = errors.New("crypto/tls refused the hello")
-
-func parseTLS(raw []byte) (Hello, error) {
-	var (
-		got  bool
-		name string
-		ech  bool
-		alpn []string
-	)
+// parseTLS returns what crypto/tls's GetConfigForClient saw, or an error if
+// crypto/tls refused the hello before getting that far.
+func parseTLS(raw []byte) (name string, ech bool, alpn []string, err error) {
+	got := false
 	cfg := &tls.Config{
 		GetConfigForClient: func(chi *tls.ClientHelloInfo) (*tls.Config, error) {
 			got = true
@@ -364,14 +355,14 @@ func parseTLS(raw []byte) (Hello, error) {
 		},
 	}
 	// The replay conn never blocks, so the background context cannot hang.
-	err := tls.Server(&replayConn{r: bytes.NewReader(raw)}, cfg).HandshakeContext(context.Background())
+	err = tls.Server(&replayConn{r: bytes.NewReader(raw)}, cfg).HandshakeContext(context.Background())
 	if !got {
 		if err == nil { // unreachable: GetConfigForClient always aborts
 			err = errors.New("handshake ended without a hello")
 		}
-		return Hello{}, fmt.Errorf("%w: %w", errRefused, err)
+		return "", false, nil, fmt.Errorf("crypto/tls refused the hello: %w", err)
 	}
-	return finish(name, ech, alpn)
+	return name, ech, alpn, nil
 }
 
 func finish(raw string, ech bool, alpn []string) (Hello, error) {

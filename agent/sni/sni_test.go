@@ -161,7 +161,7 @@ func TestPeekRecordedHellos(t *testing.T) {
 			if h.Len != len(raw) {
 				t.Errorf("Len = %d, want %d", h.Len, len(raw))
 			}
-			if strings.Contains(tt.file, "secret") || strings.Contains(h.ServerName, "secret") {
+			if strings.Contains(h.ServerName, "secret") || strings.Contains(h.RawServerName, "secret") {
 				t.Errorf("ECH inner name leaked: %q", h.ServerName)
 			}
 			if !bytes.Equal(rest, raw) {
@@ -242,6 +242,7 @@ func TestPeekRejects(t *testing.T) {
 		{"dotted name and duplicate extension", record(buildHello(sniExt("a.test."), sniExt("b.test"))), sni.ErrMalformed},
 		{"name is a dot", record(buildHello(sniExt("."))), sni.ErrBadName},
 		{"two trailing dots", record(buildHello(sniExt("bad.test.."))), sni.ErrBadName},
+		{"empty label and trailing dot", record(buildHello(sniExt("bad..test."))), sni.ErrBadName},
 		{"empty label", record(buildHello(sniExt("bad..test"))), sni.ErrBadName},
 		{"leading dot", record(buildHello(sniExt(".bad.test"))), sni.ErrBadName},
 		{"nul byte", record(buildHello(sniExt("good.test\x00.bad.test"))), sni.ErrBadName},
