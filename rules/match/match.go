@@ -1,0 +1,548 @@
+// Package match answers "is this host (or URL) listed, and by which
+// entry?" with compiled, immutable sets built once from list entries.
+//
+// A DomainSet holds domain entries. An entry matches itself and every
+// subdomain on a label boundary: "example.com" matches "example.com" and
+// "www.example.com", never "badexample.com". An IPv4 entry matches only
+// that address (IPv6 entries likewise). When several entries match a host, the longest (most
+// specific) one is reported.
+//
+// A URLSet holds "host/path" entries (UT1 urls): a request matches when its
+// host equals the entry's host (both without a leading "www.") and its
+// path-and-query starts with the entry's path. Hosts compare without case,
+// paths with case.
+//
+// Everything is compared in normal form (package hostname); callers
+// normalise at the boundary. Sets are safe for concurrent use and never
+// change after Build. Lookups do not allocate.
+//
+// Layout, for memory and cache misses: a DomainSet keeps every entry once
+// in a single string, grouped into hash buckets of about four entries
+// (a record is a length byte, a hash tag byte, the name, its source and
+// line as uvarints), an index of each bucket's start, and in front a
+// blocked Bloom filter of 12 bits per entry. A lookup hashes the host's
+// label suffixes once (Query); a suffix that is not listed almost always
+// stops at the filter, which stays in cache; one that is costs one miss
+// into its bucket. About 26 bytes per entry in all.
+package match
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"math/bits"
+	"sort"
+	"strings"
+)
+
+// Match is one matching entry.
+type Match struct {
+	Entry  string // the listed name or "host/path"
+	Source string // the list it came from
+	Line   int    // its line there
+}
+
+// maxSuffixes bounds the suffixes of one host that are probed. A host with
+// more labels is checked on its 32 shortest suffixes, which are the ones
+// lists name: extra labels on the left cannot hide a listed domain.
+const maxSuffixes = 32
+
+// Query is a host prepared for probing several sets: its label suffixes,
+// longest first, and their hashes. Prepare one with Reset (or NewQuery) and
+// reuse it for every set; it lives on the caller's stack.
+type Query struct {
+	host  string
+	first int // suffixes are off[first:], hash[first:]
+	off   [maxSuffixes]uint8
+	hash  [maxSuffixes]uint64
+}
+
+// seed keys the hash of every set in the process. It is fixed at start
+// and never changes, so one Query serves every set; being random per
+// process, a list cannot be crafted to collide on purpose.
+var seed = maphash.MakeSeed()
+
+func hashOf(s string) uint64 { return maphash.String(seed, s) }
+
+// NewQuery prepares a normalised host.
+func NewQuery(host string) Query {
+	var q Query
+	q.Reset(host)
+	return q
+}
+
+// Reset prepares q for a normalised host. Its suffixes of two labels or
+// more are probed: a single label is never an entry, so bare top-level
+// names cost nothing. An address is probed whole, never by suffix.
+func (q *Query) Reset(host string) {
+	q.host = host
+	q.first = maxSuffixes
+	if len(host) == 0 || len(host) > 255 {
+		return
+	}
+	if isIP(host) {
+		q.first--
+		q.off[q.first], q.hash[q.first] = 0, hashOf(host)
+		return
+	}
+	// Suffixes are stored from the back, shortest first, so the longest
+	// ends up first; extra labels past maxSuffixes are never reached.
+	end := strings.LastIndexByte(host, '.')
+	if end < 0 {
+		return
+	}
+	for k := maxSuffixes; k > 0; {
+		i := strings.LastIndexByte(host[:end], '.')
+		k--
+		q.off[k], q.hash[k] = uint8(i+1), hashOf(host[i+1:])
+		q.first = k
+		if i < 0 {
+			return
+		}
+		end = i
+	}
+}
+
+// isIP reports whether a normalised host is an address: an IPv6 literal
+// or, normal form guarantees, a name whose last label is numeric.
+func isIP(h string) bool {
+	if h == "" {
+		return false
+	}
+	if strings.IndexByte(h, ':') >= 0 {
+		return true
+	}
+	for i := len(h) - 1; i >= 0 && h[i] != '.'; i-- {
+		if h[i] < '0' || h[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// DomainSet is a compiled set of domain entries.
+type DomainSet struct {
+	bloom   []uint64 // blocked Bloom filter, 8 words (one cache line) a block
+	index   []uint32 // bucket i's records are blob[index[i]:index[i+1]]
+	blob    string   // records grouped by bucket: len, tag, name, uvarint source, uvarint line
+	n       int
+	sources []string
+}
+
+// Len is the number of distinct entries.
+func (s *DomainSet) Len() int {
+	if s == nil {
+		return 0
+	}
+	return s.n
+}
+
+// Contains reports whether host (normalised) or a parent domain is listed.
+func (s *DomainSet) Contains(host string) bool {
+	q := NewQuery(host)
+	_, ok := s.lookup(&q)
+	return ok
+}
+
+// Lookup returns the most specific entry matching host (normalised).
+func (s *DomainSet) Lookup(host string) (Match, bool) {
+	q := NewQuery(host)
+	return s.LookupQuery(&q)
+}
+
+// LookupQuery is Lookup for a prepared query.
+func (s *DomainSet) LookupQuery(q *Query) (Match, bool) {
+	off, ok := s.lookup(q)
+	if !ok {
+		return Match{}, false
+	}
+	m, _ := s.record(int(off))
+	return m, true
+}
+
+// Has reports whether the exact name is an entry (not a parent of it).
+func (s *DomainSet) Has(name string) bool {
+	if s == nil || s.n == 0 {
+		return false
+	}
+	h := hashOf(name)
+	if !s.mayContain(h) {
+		return false
+	}
+	_, ok := s.find(name, h)
+	return ok
+}
+
+func (s *DomainSet) lookup(q *Query) (uint32, bool) {
+	if s == nil || s.n == 0 {
+		return 0, false
+	}
+	for i := q.first; i < maxSuffixes; i++ {
+		// The filter is small enough to stay in cache, so most suffixes
+		// that are not listed never touch the records.
+		if !s.mayContain(q.hash[i]) {
+			continue
+		}
+		if off, ok := s.find(q.host[q.off[i]:], q.hash[i]); ok {
+			return off, true
+		}
+	}
+	return 0, false
+}
+
+// Bloom filter shape: bloomBits per entry, bloomK bits set per entry, all
+// in one 512-bit block chosen by the hash, so a probe is one cache line.
+const (
+	bloomBits  = 12
+	bloomK     = 4
+	bucketSize = 4 // entries per bucket on average
+)
+
+func (s *DomainSet) mayContain(h uint64) bool {
+	b := (h >> 32) * uint64(len(s.bloom)/8) >> 32 * 8
+	w := s.bloom[b : b+8 : b+8]
+	for k := 0; k < bloomK; k++ {
+		bit := h >> (9 * k) & 511
+		if w[bit>>6]&(1<<(bit&63)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *DomainSet) addBloom(h uint64) {
+	b := (h >> 32) * uint64(len(s.bloom)/8) >> 32 * 8
+	for k := 0; k < bloomK; k++ {
+		bit := h >> (9 * k) & 511
+		s.bloom[b+bit>>6] |= 1 << (bit & 63)
+	}
+}
+
+func bucketOf(h uint64, buckets int) int {
+	i, _ := bits.Mul64(h, uint64(buckets))
+	return int(i)
+}
+
+func tagOf(h uint64) byte { return byte(h >> 40) }
+
+// find scans name's bucket: its records sit together, so after the first
+// cache miss the rest of the scan is in cache.
+func (s *DomainSet) find(name string, h uint64) (uint32, bool) {
+	b := bucketOf(h, len(s.index)-1)
+	off, end := int(s.index[b]), int(s.index[b+1])
+	tag := tagOf(h)
+	for off < end {
+		l := int(s.blob[off])
+		if l == len(name) && s.blob[off+1] == tag && s.blob[off+2:off+2+l] == name {
+			return uint32(off), true
+		}
+		off += recordLen(s.blob, off)
+	}
+	return 0, false
+}
+
+func (s *DomainSet) record(off int) (Match, int) {
+	l := int(s.blob[off])
+	name := s.blob[off+2 : off+2+l]
+	src, n1 := uvarint(s.blob[off+2+l:])
+	line, n2 := uvarint(s.blob[off+2+l+n1:])
+	m := Match{Entry: name, Line: int(line)}
+	if src < uint64(len(s.sources)) {
+		m.Source = s.sources[src]
+	}
+	return m, 2 + l + n1 + n2
+}
+
+func uvarint(s string) (uint64, int) {
+	var x uint64
+	var sh uint
+	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
+		b := s[i]
+		if b < 0x80 {
+			return x | uint64(b)<<sh, i + 1
+		}
+		x |= uint64(b&0x7f) << sh
+		sh += 7
+	}
+	return 0, len(s) + 1 // never in a record Build wrote; ends any scan
+}
+
+func recordLen(blob string, off int) int {
+	l := int(blob[off])
+	_, n1 := uvarint(blob[off+2+l:])
+	_, n2 := uvarint(blob[off+2+l+n1:])
+	return 2 + l + n1 + n2
+}
+
+// Entries calls fn for every entry, in no particular order, until fn
+// returns false. It is for building bundles and diffs, not for matching.
+func (s *DomainSet) Entries(fn func(Match) bool) {
+	if s == nil {
+		return
+	}
+	for off := 0; off < len(s.blob); {
+		m, n := s.record(off)
+		if !fn(m) {
+			return
+		}
+		off += n
+	}
+}
+
+// MaxBlob is the most entry bytes one DomainSet holds (about 40 million
+// entries of average length).
+const MaxBlob = 1 << 30
+
+// DomainBuilder collects entries for a DomainSet. It is not safe for
+// concurrent use. Entries are added already normalised (package hostname);
+// Add refuses what cannot be: empty, over 253 bytes, or a single label.
+type DomainBuilder struct {
+	blob    []byte   // records in the order added
+	table   []uint64 // hash>>32<<32 | (offset + 1), for duplicates; load <= 1/2
+	n       int
+	dups    int
+	sources []string
+	src     uint64
+}
+
+// Source names the list the following Adds come from.
+func (b *DomainBuilder) Source(name string) {
+	for i, s := range b.sources {
+		if s == name {
+			b.src = uint64(i)
+			return
+		}
+	}
+	b.sources = append(b.sources, name)
+	b.src = uint64(len(b.sources) - 1)
+}
+
+// Add adds a normalised entry found at line of the current source. It
+// reports false for a duplicate (the first occurrence is kept) or a name
+// that cannot be an entry.
+func (b *DomainBuilder) Add(name string, line int) bool {
+	if len(name) == 0 || len(name) > 253 || line < 0 || strings.IndexAny(name, ".:") < 0 {
+		return false
+	}
+	if len(b.blob)+len(name)+32 > MaxBlob {
+		return false
+	}
+	if len(b.sources) == 0 {
+		b.Source("")
+	}
+	if 2*(b.n+1) > len(b.table) {
+		b.grow()
+	}
+	h := hashOf(name)
+	slot, dup := b.probe(h, name)
+	if dup {
+		b.dups++
+		return false
+	}
+	off := len(b.blob)
+	b.blob = append(b.blob, byte(len(name)), tagOf(h))
+	b.blob = append(b.blob, name...)
+	b.blob = binary.AppendUvarint(b.blob, b.src)
+	b.blob = binary.AppendUvarint(b.blob, uint64(line))
+	b.table[slot] = h>>32<<32 | uint64(off+1)
+	b.n++
+	return true
+}
+
+// probe finds name's slot in the build table: where it is, or the empty
+// slot where it goes.
+func (b *DomainBuilder) probe(h uint64, name string) (uint64, bool) {
+	size := uint64(len(b.table))
+	i := (h >> 32) * size >> 32
+	for {
+		v := b.table[i]
+		if v == 0 {
+			return i, false
+		}
+		if v>>32 == h>>32 {
+			off := v&0xffffffff - 1
+			l := uint64(b.blob[off])
+			if int(l) == len(name) && string(b.blob[off+2:off+2+l]) == name {
+				return i, true
+			}
+		}
+		if i++; i == size {
+			i = 0
+		}
+	}
+}
+
+func (b *DomainBuilder) grow() {
+	size := 2 * len(b.table)
+	if size < 1024 {
+		size = 1024
+	}
+	old := b.table
+	b.table = make([]uint64, size)
+	for _, v := range old {
+		if v == 0 {
+			continue
+		}
+		// The slot keeps the hash's high half, which is all the index uses.
+		i := (v >> 32) * uint64(size) >> 32
+		for b.table[i] != 0 {
+			if i++; i == uint64(size) {
+				i = 0
+			}
+		}
+		b.table[i] = v
+	}
+}
+
+// Duplicates is how many Adds were refused as already present.
+func (b *DomainBuilder) Duplicates() int { return b.dups }
+
+// Len is the number of distinct entries so far.
+func (b *DomainBuilder) Len() int { return b.n }
+
+// Build compiles the set. The builder is reset and may be reused.
+func (b *DomainBuilder) Build() *DomainSet {
+	in := b.blob
+	s := &DomainSet{n: b.n, sources: b.sources}
+	b.table = nil
+	buckets := s.n/bucketSize + 1
+	s.index = make([]uint32, buckets+1)
+	s.bloom = make([]uint64, 8*((s.n*bloomBits+511)/512+1))
+	// Counting sort of the records by bucket: sizes, offsets, then copy.
+	hashes := make([]uint64, 0, s.n)
+	for off := 0; off < len(in); {
+		l := int(in[off])
+		h := hashOf(string(in[off+2 : off+2+l]))
+		hashes = append(hashes, h)
+		s.addBloom(h)
+		n := recordLen(string(in[off:min(len(in), off+2+l+2*binary.MaxVarintLen64)]), 0)
+		s.index[bucketOf(h, buckets)+1] += uint32(n)
+		off += n
+	}
+	for i := 1; i <= buckets; i++ {
+		s.index[i] += s.index[i-1]
+	}
+	next := make([]uint32, buckets)
+	copy(next, s.index[:buckets])
+	out := make([]byte, len(in))
+	for off, k := 0, 0; off < len(in); k++ {
+		l := int(in[off])
+		n := recordLen(string(in[off:min(len(in), off+2+l+2*binary.MaxVarintLen64)]), 0)
+		bk := bucketOf(hashes[k], buckets)
+		copy(out[next[bk]:], in[off:off+n])
+		next[bk] += uint32(n)
+		off += n
+	}
+	s.blob = string(out)
+	*b = DomainBuilder{}
+	return s
+}
+
+// URLSet is a compiled set of "host/path" prefix entries.
+type URLSet struct {
+	hosts map[string][]urlEntry // by host; paths sorted longest first
+	n     int
+}
+
+type urlEntry struct {
+	path   string
+	source string
+	line   int
+}
+
+// Len is the number of distinct entries.
+func (s *URLSet) Len() int {
+	if s == nil {
+		return 0
+	}
+	return s.n
+}
+
+// Lookup matches a request's normalised host (without a leading "www."
+// removed or not: it is removed here) and its path with query (starting
+// with "/"). The longest matching entry is returned.
+func (s *URLSet) Lookup(host, pathQuery string) (Match, bool) {
+	if s == nil || s.n == 0 {
+		return Match{}, false
+	}
+	if rest, ok := strings.CutPrefix(host, "www."); ok && strings.IndexByte(rest, '.') > 0 {
+		host = rest
+	}
+	for _, e := range s.hosts[host] {
+		if strings.HasPrefix(pathQuery, e.path) {
+			return Match{Entry: host + e.path, Source: e.source, Line: e.line}, true
+		}
+	}
+	return Match{}, false
+}
+
+// Hosts calls fn with every host that has URL entries.
+func (s *URLSet) Hosts(fn func(host string) bool) {
+	if s == nil {
+		return
+	}
+	for h := range s.hosts {
+		if !fn(h) {
+			return
+		}
+	}
+}
+
+// Entries calls fn for every entry, in no particular order.
+func (s *URLSet) Entries(fn func(Match) bool) {
+	if s == nil {
+		return
+	}
+	for h, es := range s.hosts {
+		for _, e := range es {
+			if !fn(Match{Entry: h + e.path, Source: e.source, Line: e.line}) {
+				return
+			}
+		}
+	}
+}
+
+// URLBuilder collects entries for a URLSet.
+type URLBuilder struct {
+	hosts  map[string][]urlEntry
+	source string
+	n      int
+	dups   int
+}
+
+// Source names the list the following Adds come from.
+func (b *URLBuilder) Source(name string) { b.source = name }
+
+// Add adds a normalised "host/path" entry (as lists.NormalizeURL gives).
+// It reports false for a duplicate or an entry without a "/".
+func (b *URLBuilder) Add(entry string, line int) bool {
+	i := strings.IndexByte(entry, '/')
+	if i <= 0 {
+		return false
+	}
+	host, path := entry[:i], entry[i:]
+	if b.hosts == nil {
+		b.hosts = map[string][]urlEntry{}
+	}
+	for _, e := range b.hosts[host] {
+		if e.path == path {
+			b.dups++
+			return false
+		}
+	}
+	b.hosts[host] = append(b.hosts[host], urlEntry{path: path, source: b.source, line: line})
+	b.n++
+	return true
+}
+
+// Duplicates is how many Adds were refused as already present.
+func (b *URLBuilder) Duplicates() int { return b.dups }
+
+// Build compiles the set. The builder is reset.
+func (b *URLBuilder) Build() *URLSet {
+	for _, es := range b.hosts {
+		sort.SliceStable(es, func(i, j int) bool { return len(es[i].path) > len(es[j].path) })
+	}
+	s := &URLSet{hosts: b.hosts, n: b.n}
+	*b = URLBuilder{}
+	return s
+}
