@@ -1,0 +1,196 @@
+// Package ruleset assembles categories for the policy engine from what
+// rules arrive as: list files on disk, the embedded defaults, and the
+// lists inside verified bundles. Several sources may add to one category;
+// they layer, none replaces another.
+//
+// A Builder is used by one goroutine and thrown away after Build; it does
+// no network I/O and never decides anything.
+package ruleset
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/greengate/greengate/rules/hostname"
+	"github.com/greengate/greengate/rules/lists"
+	"github.com/greengate/greengate/rules/match"
+	"github.com/greengate/greengate/rules/policy"
+)
+
+// Meta describes a category.
+type Meta struct {
+	ID          string
+	Name        policy.Text
+	Description policy.Text
+	Bypass      bool // blocked in every profile (DoH resolvers, proxies, VPNs)
+}
+
+// Builder collects categories and the safe-search map.
+type Builder struct {
+	cats  []*category
+	byID  map[string]*category
+	safe  []policy.SearchEngine
+	files []FileStats
+}
+
+type category struct {
+	meta  Meta
+	dom   match.DomainBuilder
+	allow match.DomainBuilder
+	url   match.URLBuilder
+}
+
+// FileStats records what one list contributed.
+type FileStats struct {
+	Category string
+	Source   string
+	Stats    lists.Stats
+	Added    int // entries new to the category (not duplicates)
+}
+
+// Category declares a category or updates its description. Adding
+// entries to an undeclared category declares it with its id as name.
+func (b *Builder) Category(m Meta) {
+	c := b.get(m.ID)
+	if m.Name.EN == "" {
+		m.Name.EN = c.meta.Name.EN
+	}
+	if m.Name.ZH == "" {
+		m.Name.ZH = c.meta.Name.ZH
+	}
+	if m.Description.EN == "" {
+		m.Description.EN = c.meta.Description.EN
+	}
+	if m.Description.ZH == "" {
+		m.Description.ZH = c.meta.Description.ZH
+	}
+	m.Bypass = m.Bypass || c.meta.Bypass
+	c.meta = m
+}
+
+func (b *Builder) get(id string) *category {
+	if b.byID == nil {
+		b.byID = map[string]*category{}
+	}
+	c, ok := b.byID[id]
+	if !ok {
+		c = &category{meta: Meta{ID: id, Name: policy.Text{EN: id, ZH: id}}}
+		b.byID[id] = c
+		b.cats = append(b.cats, c)
+	}
+	return c
+}
+
+// AddList parses a list and adds its entries to a category. Domain
+// entries block, URL entries block by prefix, Adblock exceptions become
+// the category's exceptions.
+func (b *Builder) AddList(categoryID, source string, r io.Reader, opt lists.Options) (lists.Stats, error) {
+	c := b.get(categoryID)
+	if opt.Name == "" {
+		opt.Name = source
+	}
+	c.dom.Source(source)
+	c.allow.Source(source)
+	c.url.Source(source)
+	added := 0
+	st, err := lists.Parse(r, opt, func(e lists.Entry) error {
+		var ok bool
+		switch e.Kind {
+		case lists.Domain:
+			ok = c.dom.Add(e.Value, e.Line)
+		case lists.AllowDomain:
+			ok = c.allow.Add(e.Value, e.Line)
+		case lists.URL:
+			ok = c.url.Add(e.Value, e.Line)
+		}
+		if ok {
+			added++ // duplicates are counted below, not reported line by line
+		}
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("adding %s to %s: %w", source, categoryID, err)
+	}
+	if dups := st.Entries - added; dups > 0 {
+		st.Skipped[lists.ReasonDuplicate] += dups
+	}
+	b.files = append(b.files, FileStats{Category: categoryID, Source: source, Stats: st, Added: added})
+	return st, nil
+}
+
+// AddFile adds a list file; its source is the file's base name.
+func (b *Builder) AddFile(categoryID, path string) (lists.Stats, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return lists.Stats{}, fmt.Errorf("opening list for %s: %w", categoryID, err)
+	}
+	defer f.Close()
+	return b.AddList(categoryID, filepath.Base(path), f, lists.Options{Name: path})
+}
+
+// AddEntries adds entries that are already lists of names, as bundles
+// carry them. Entries that are not in normal form are refused and
+// counted: a bundle is verified, but its content still is not trusted to
+// be well-formed.
+func (b *Builder) AddEntries(categoryID, source string, domains, urls, allow []string) (rejected int) {
+	c := b.get(categoryID)
+	c.dom.Source(source)
+	c.allow.Source(source)
+	c.url.Source(source)
+	addDomains := func(db *match.DomainBuilder, names []string) {
+		for i, d := range names {
+			if n, err := hostname.Normalize(d); err != nil || n != d {
+				rejected++
+				continue
+			}
+			db.Add(d, i+1)
+		}
+	}
+	addDomains(&c.dom, domains)
+	addDomains(&c.allow, allow)
+	for i, u := range urls {
+		if n, err := lists.NormalizeURL(u); err != nil || n != u {
+			rejected++
+			continue
+		}
+		c.url.Add(u, i+1)
+	}
+	return rejected
+}
+
+// AddSafeSearch adds engines to the safe-search map; an engine with the
+// name of one already there replaces it (a later source knows better).
+func (b *Builder) AddSafeSearch(engines ...policy.SearchEngine) {
+	for _, e := range engines {
+		i := slices.IndexFunc(b.safe, func(x policy.SearchEngine) bool { return x.Name == e.Name })
+		if i >= 0 {
+			b.safe[i] = e
+		} else {
+			b.safe = append(b.safe, e)
+		}
+	}
+}
+
+// Files reports what each list contributed so far.
+func (b *Builder) Files() []FileStats { return b.files }
+
+// Build compiles the categories, in the order first declared. The builder
+// must not be used afterwards.
+func (b *Builder) Build() ([]policy.Category, []policy.SearchEngine) {
+	out := make([]policy.Category, 0, len(b.cats))
+	for _, c := range b.cats {
+		out = append(out, policy.Category{
+			ID:          c.meta.ID,
+			Name:        c.meta.Name,
+			Description: c.meta.Description,
+			Bypass:      c.meta.Bypass,
+			Domains:     c.dom.Build(),
+			Allow:       c.allow.Build(),
+			URLs:        c.url.Build(),
+		})
+	}
+	return out, b.safe
+}
