@@ -1,0 +1,69 @@
+// Command greengate is the GreenGate endpoint agent and its command line:
+// it runs the filtering proxy, checks what the rules say about a URL, and
+// manages the service, settings and rule bundles.
+//
+// Each subcommand lives in its own file as a func(ctx, *env, args) int;
+// main only picks one. Exit codes: 0 success (for check: all allowed),
+// 1 a refusal (for check: something blocked), 2 an error.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// env is what a subcommand may touch; tests give it buffers.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+type command struct {
+	run     func(ctx context.Context, e *env, args []string) int
+	summary string
+}
+
+// commands is the table of subcommands. Add a line here and a file
+// cmd_<name>.go for a new one.
+var commands = map[string]command{
+	"check": {cmdCheck, "decide URLs or hosts against the rules"},
+	"lists": {cmdLists, "inspect list files (lists stats FILE...)"},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stderr)
+		return 2
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(e.stderr, "greengate: unknown command %q\n", args[0])
+		usage(e.stderr)
+		return 2
+	}
+	return c.run(ctx, e, args[1:])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: greengate COMMAND [flags] [args]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
+	}
+}
