@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -54,8 +55,15 @@ func buildEngine(extra listFlags, w io.Writer) (*policy.Engine, error) {
 			fmt.Fprintf(w, "greengate: %s: %d lines skipped (first: %v)\n", l.path, n, st.Errors[0])
 		}
 	}
+	// A list named on the command line is there to be blocked.
+	p := defaults.Profile()
+	for _, l := range extra {
+		if !slices.Contains(p.Block, l.category) {
+			p.Block = append(p.Block, l.category)
+		}
+	}
 	cats, safe := b.Build()
-	return policy.New(policy.Config{Categories: cats, SafeSearch: safe, Profiles: []policy.Profile{defaults.Profile()}})
+	return policy.New(policy.Config{Categories: cats, SafeSearch: safe, Profiles: []policy.Profile{p}})
 }
 
 func cmdCheck(ctx context.Context, e *env, args []string) int {
@@ -256,8 +264,12 @@ func listStats(w io.Writer, path string) error {
 	for _, le := range st.Errors[:min(5, len(st.Errors))] {
 		fmt.Fprintf(w, "    e.g. %v\n", le)
 	}
-	fmt.Fprintf(w, "  build time  %v\n  memory      %.1f MiB (%.1f B/entry)\n", elapsed.Round(time.Millisecond),
-		float64(heap)/(1<<20), float64(heap)/float64(max(1, d.Len()+a.Len()+u.Len())))
+	fmt.Fprintf(w, "  build time  %v\n", elapsed.Round(time.Millisecond))
+	if n := d.Len() + a.Len() + u.Len(); n >= 10000 {
+		fmt.Fprintf(w, "  memory      %.1f MiB (%.1f B/entry)\n", float64(heap)/(1<<20), float64(heap)/float64(n))
+	} else {
+		fmt.Fprintln(w, "  memory      too few entries to measure")
+	}
 	runtime.KeepAlive(d)
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(u)

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/greengate/greengate/rules/hostname"
@@ -121,14 +120,14 @@ func (b *Builder) AddList(categoryID, source string, r io.Reader, opt lists.Opti
 	return st, nil
 }
 
-// AddFile adds a list file; its source is the file's base name.
+// AddFile adds a list file; its source is the path as given.
 func (b *Builder) AddFile(categoryID, path string) (lists.Stats, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return lists.Stats{}, fmt.Errorf("opening list for %s: %w", categoryID, err)
 	}
 	defer f.Close()
-	return b.AddList(categoryID, filepath.Base(path), f, lists.Options{Name: path})
+	return b.AddList(categoryID, path, f, lists.Options{Name: path})
 }
 
 // AddEntries adds entries that are already lists of names, as bundles
