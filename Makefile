@@ -15,7 +15,7 @@ build:
 deps:
 	./scripts/deps.sh
 
-test: deps vet unit fuzz
+test: deps vet lint unit fuzz
 
 vet:
 	$(GO) vet ./...
@@ -29,5 +29,5 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-lint: vet
+lint:
 	./scripts/lint.sh
