@@ -176,13 +176,25 @@ func (s *DomainSet) lookup(q *Query) (uint32, bool) {
 	if s == nil || s.n == 0 {
 		return 0, false
 	}
+	// First load, for every suffix, a word of its Bloom block and its
+	// bucket's start. These loads do not depend on each other, so the
+	// processor overlaps their cache misses; the checks that follow find
+	// both in cache, and only a listed suffix goes on to its records.
+	var word [maxSuffixes]uint64
+	var start [maxSuffixes]uint32
+	blocks := uint64(len(s.bloom) / 8)
+	buckets := len(s.index) - 1
 	for i := q.first; i < maxSuffixes; i++ {
-		// The filter is small enough to stay in cache, so most suffixes
-		// that are not listed never touch the records.
-		if !s.mayContain(q.hash[i]) {
+		h := q.hash[i]
+		word[i] = s.bloom[(h>>32)*blocks>>32*8+(h&511)>>6]
+		start[i] = s.index[bucketOf(h, buckets)]
+	}
+	for i := q.first; i < maxSuffixes; i++ {
+		h := q.hash[i]
+		if word[i]&(1<<(h&63)) == 0 || !s.mayContain(h) {
 			continue
 		}
-		if off, ok := s.find(q.host[q.off[i]:], q.hash[i]); ok {
+		if off, ok := s.scan(q.host[q.off[i]:], h, int(start[i])); ok {
 			return off, true
 		}
 	}
@@ -227,8 +239,15 @@ func tagOf(h uint64) byte { return byte(h >> 40) }
 // find scans name's bucket: its records sit together, so after the first
 // cache miss the rest of the scan is in cache.
 func (s *DomainSet) find(name string, h uint64) (uint32, bool) {
-	b := bucketOf(h, len(s.index)-1)
-	off, end := int(s.index[b]), int(s.index[b+1])
+	return s.scan(name, h, int(s.index[bucketOf(h, len(s.index)-1)]))
+}
+
+// scan looks for name in the bucket that starts at off.
+func (s *DomainSet) scan(name string, h uint64, off int) (uint32, bool) {
+	end := len(s.blob)
+	if b := bucketOf(h, len(s.index)-1); b+1 < len(s.index) {
+		end = int(s.index[b+1])
+	}
 	tag := tagOf(h)
 	for off < end {
 		l := int(s.blob[off])
