@@ -1,0 +1,181 @@
+package update
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/greengate/greengate/rules/bundle"
+)
+
+// tmpPattern names temporary files in Dir; Load removes leftovers. The
+// leading dot keeps them out of a plain "ls" and never ends in ".bundle".
+const tmpPattern = ".*.bundle.tmp-*"
+
+// DefaultDir is where the agent keeps bundles unless configured otherwise:
+// a directory only an administrator can write.
+func DefaultDir() string {
+	switch runtime.GOOS {
+	case "windows":
+		pd := os.Getenv("ProgramData")
+		if pd == "" {
+			pd = `C:\ProgramData`
+		}
+		return filepath.Join(pd, "GreenGate", "bundles")
+	case "darwin":
+		return "/Library/Application Support/GreenGate/bundles"
+	default:
+		return "/var/lib/greengate/bundles"
+	}
+}
+
+// Load reads and verifies the bundles on disk, as at agent start, and
+// returns the valid ones in source order (possibly none: then the agent
+// uses its embedded defaults). For each source it tries
+// <publisher>.bundle, then <publisher>.bundle.prev; a file that fails
+// verification is logged and its error kept as the source's LastError.
+// Leftover temporary files, from a crash between write and rename, are
+// removed. Load does not call OnChange.
+func (u *Updater) Load() []*bundle.Bundle {
+	dir := u.cfg.Dir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		u.log.Error("creating bundle directory", "dir", dir, "err", err)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, tmpPattern)); len(leftovers) > 0 {
+		for _, f := range leftovers {
+			// Never renamed into place, so never verified: worthless.
+			if err := os.Remove(f); err != nil {
+				u.log.Warn("removing leftover temporary bundle", "file", f, "err", err)
+			}
+		}
+	}
+	now := u.cfg.Clock()
+	for _, s := range u.srcs {
+		s.run.Lock()
+		var loadErr error
+		for _, name := range []string{s.src.Publisher + ".bundle", s.src.Publisher + ".bundle.prev"} {
+			data, err := readCapped(filepath.Join(dir, name), u.cfg.MaxSize)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			var b *bundle.Bundle
+			if err == nil {
+				b, err = Verify(data, s.src.Roots, s.src.Publisher, 0, now)
+			}
+			if err != nil {
+				err = fmt.Errorf("loading %s: %w", filepath.Join(dir, name), err)
+				u.log.Warn("bundle on disk refused; trying the previous one", "publisher", s.src.Publisher, "err", err)
+				loadErr = cmpLoad(loadErr, err)
+				continue
+			}
+			u.mu.Lock()
+			s.b, s.version, s.hash, s.file = b, b.Version, sha256.Sum256(data), name
+			u.mu.Unlock()
+			u.log.Info("bundle loaded", "publisher", s.src.Publisher, "file", name, "version", b.Version)
+			break
+		}
+		u.mu.Lock()
+		s.st.LastError = loadErr
+		u.mu.Unlock()
+		s.run.Unlock()
+	}
+	bs := u.Bundles()
+	u.changeMu.Lock()
+	u.notified = bs
+	u.changeMu.Unlock()
+	return bs
+}
+
+// cmpLoad keeps the first error: the current file's failure is the news.
+func cmpLoad(prev, err error) error {
+	if prev != nil {
+		return prev
+	}
+	return err
+}
+
+func readCapped(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%w: file over %d bytes", bundle.ErrTooLarge, max)
+	}
+	return data, nil
+}
+
+// store writes data as s's installed bundle: temp file, fsync, current
+// to .prev, temp to current, fsync the directory. A crash at any point
+// leaves a state Load recovers from: a leftover temp file (removed), or
+// no current file with the good one as .prev (loaded).
+func (u *Updater) store(s *sourceState, data []byte) error {
+	dir := u.cfg.Dir
+	cur := filepath.Join(dir, s.src.Publisher+".bundle")
+	prev := cur + ".prev"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+s.src.Publisher+".bundle.tmp-*")
+	if err != nil {
+		return fmt.Errorf("creating temporary file in %s: %w", dir, err)
+	}
+	tmpName := tmp.Name()
+	defer os.Remove(tmpName) // fails harmlessly once renamed
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", tmpName, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("syncing %s: %w", tmpName, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", tmpName, err)
+	}
+
+	u.mu.Lock()
+	fromCurrent := s.b != nil && s.file == filepath.Base(cur)
+	u.mu.Unlock()
+	// Only a current file that verified becomes .prev: if Load fell back
+	// to .prev because current was corrupt, .prev is the good one to keep.
+	if fromCurrent {
+		if err := os.Rename(cur, prev); err != nil {
+			return fmt.Errorf("keeping %s as .prev: %w", cur, err)
+		}
+		u.mu.Lock()
+		s.file = filepath.Base(prev)
+		u.mu.Unlock()
+	}
+	if err := os.Rename(tmpName, cur); err != nil {
+		return fmt.Errorf("renaming into %s: %w", cur, err)
+	}
+	if err := syncDir(dir); err != nil {
+		// The rename happened; only its durability across a power cut is
+		// in doubt, and Load copes with either outcome.
+		u.log.Warn("syncing bundle directory", "dir", dir, "err", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil // directories cannot be opened for sync there; NTFS renames are journaled
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
