@@ -216,3 +216,40 @@ func cmpErr(prev, err error) error {
 	}
 	return prev
 }
+
+// checkNames names the check an error failed, in Verify's order, then
+// the steps around it.
+var checkNames = []struct {
+	err  error
+	name string
+}{
+	{bundle.ErrTooLarge, "size"},
+	{bundle.ErrMalformed, "format"},
+	{bundle.ErrUnknownKey, "root key pinned"},
+	{bundle.ErrBadSignature, "signature"},
+	{bundle.ErrCertExpired, "signing key period"},
+	{bundle.ErrPublisherMismatch, "publisher matches certificate"},
+	{bundle.ErrNotYetValid, "not yet valid"},
+	{bundle.ErrExpired, "expiry"},
+	{ErrWrongPublisher, "publisher of the source"},
+	{ErrNoSource, "publisher trusted"},
+	{bundle.ErrRollback, "version newer than installed"},
+	{ErrStore, "writing to disk"},
+	{ErrHTTPStatus, "download"},
+	{context.DeadlineExceeded, "download deadline"},
+}
+
+// FailedCheck names the check err failed, for people: "signature",
+// "expiry", "version newer than installed", ... It returns "" for nil
+// and "reading" for an error no check explains (I/O, network).
+func FailedCheck(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, c := range checkNames {
+		if errors.Is(err, c.err) {
+			return c.name
+		}
+	}
+	return "reading"
+}

@@ -31,8 +31,9 @@ type command struct {
 // commands is the table of subcommands. Add a line here and a file
 // cmd_<name>.go for a new one.
 var commands = map[string]command{
-	"check": {cmdCheck, "decide URLs or hosts against the rules"},
-	"lists": {cmdLists, "inspect list files (lists stats FILE...)"},
+	"bundle": {cmdBundle, "verify or install a signed rule bundle (bundle verify|install FILE)"},
+	"check":  {cmdCheck, "decide URLs or hosts against the rules"},
+	"lists":  {cmdLists, "inspect list files (lists stats FILE...)"},
 }
 
 func main() {
