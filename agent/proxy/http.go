@@ -1,0 +1,161 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/elazarl/goproxy"
+	"github.com/greengate/greengate/agent/blocklog"
+	"github.com/greengate/greengate/rules/policy"
+)
+
+// requestPath is the "ask a parent" page the block page links to. The proxy
+// answers it itself, only on hosts it blocks, so no real site's page is ever
+// shadowed.
+const requestPath = "/greengate/request"
+
+// onRequest decides a plain-HTTP proxy request (absolute URL) before goproxy
+// forwards it.
+func (p *Proxy) onRequest(r *http.Request, gctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
+	port := r.URL.Port()
+	if port == "" {
+		port = "80"
+		if r.URL.Scheme == "https" {
+			port = "443"
+		}
+	}
+	host, nport, err := ParseAuthority(net.JoinHostPort(r.URL.Hostname(), port))
+	if r.URL.Scheme != "http" && r.URL.Scheme != "https" {
+		err = errors.New("unsupported scheme")
+	}
+	if err != nil {
+		return r, p.textResponse(r, http.StatusBadRequest, "GreenGate: bad request target")
+	}
+	if !httpPortAllowed(nport) {
+		return r, p.textResponse(r, http.StatusForbidden, "GreenGate: plain HTTP to port "+port+" is not allowed")
+	}
+	d, ok := p.begin(r.RemoteAddr)
+	if !ok {
+		return r, p.textResponse(r, http.StatusServiceUnavailable, "GreenGate: filter not ready")
+	}
+
+	v := p.decideHTTP(&d, host, r.URL)
+	// What is decided is what is contacted: the request line's host. (The
+	// server already ignores a Host header on an absolute URL, RFC 9112
+	// 3.2.2; this keeps it so if that ever changes.)
+	// The normal form is what is dialled too, so "Host.Example." and
+	// "host.example" are one destination, decided once.
+	authority := hostPort(host, nport)
+	if r.URL.Port() == "" {
+		authority = strings.TrimSuffix(authority, ":"+port)
+	}
+	r.URL.Host = authority
+	r.Host = r.URL.Host
+
+	switch v.Action {
+	case policy.Block:
+		if r.URL.Path == requestPath {
+			return r, p.requestResponse(r, &d)
+		}
+		p.record(&d, v, blocklog.ActionBlock, host, redactedURL(r.URL), v.Reason.String())
+		return r, p.blockResponse(r, d.eng, v, host)
+	case policy.SafeSearch:
+		if v.SafeParam != "" {
+			k, val, _ := strings.Cut(v.SafeParam, "=")
+			q := r.URL.Query()
+			q.Set(k, val)
+			r.URL.RawQuery = q.Encode()
+		}
+		if v.SafeHost != "" {
+			// Dial the enforced host under the search engine's name, as
+			// its DNS-based enforcement intends; the URL's host keys the
+			// connection pool, so a safe request never reuses a
+			// connection to the unrestricted host.
+			r.URL.Host = hostPort(v.SafeHost, nport)
+		}
+	}
+	gctx.RoundTripper = goproxy.RoundTripperFunc(p.roundTrip)
+	return r, nil
+}
+
+// decideHTTP decides host with the request's path and query, both as sent
+// and percent-decoded, so "/%62ad" cannot slip past an entry for "/bad".
+func (p *Proxy) decideHTTP(d *decision, host string, u *url.URL) policy.Verdict {
+	raw := u.EscapedPath()
+	if raw == "" {
+		raw = "/"
+	}
+	dec := u.Path
+	if dec == "" {
+		dec = "/"
+	}
+	if u.RawQuery != "" {
+		raw += "?" + u.RawQuery
+		if q, err := url.QueryUnescape(u.RawQuery); err == nil {
+			dec += "?" + q
+		} else {
+			dec += "?" + u.RawQuery
+		}
+	}
+	v := d.decide(host, raw)
+	if v.Action != policy.Block && dec != raw {
+		if dv := d.decide(host, dec); dv.Action == policy.Block {
+			return dv
+		}
+	}
+	return v
+}
+
+// roundTrip forwards through the proxy's transport and turns failures into a
+// short answer of our own instead of goproxy's error text.
+func (p *Proxy) roundTrip(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
+	resp, err := p.tr.RoundTrip(req)
+	if err == nil {
+		return resp, nil
+	}
+	if errors.Is(err, ErrForbiddenDestination) {
+		p.log.Warn("proxy: refused a request to a forbidden destination", "url", redactedURL(req.URL), "err", err)
+		return p.textResponse(req, http.StatusForbidden, "GreenGate: this destination is not reachable through the proxy"), nil
+	}
+	p.log.Debug("proxy: origin request failed", "url", redactedURL(req.URL), "err", err)
+	return p.textResponse(req, http.StatusBadGateway, "GreenGate: the site could not be reached"), nil
+}
+
+// redactedURL is the URL as logged: no user info.
+func redactedURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	return c.String()
+}
+
+func (p *Proxy) textResponse(r *http.Request, code int, msg string) *http.Response {
+	resp := goproxy.NewResponse(r, "text/plain; charset=utf-8", code, msg+"\n")
+	resp.Header.Set("X-Content-Type-Options", "nosniff")
+	resp.Header.Set("Cache-Control", "no-store")
+	return resp
+}
+
+// serveLocal answers requests addressed to the proxy itself (not absolute
+// URLs): the "ask a parent" page, and a short note for anything else.
+func (p *Proxy) serveLocal(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == requestPath {
+		d, ok := p.begin(r.RemoteAddr)
+		if !ok {
+			http.Error(w, "GreenGate: filter not ready", http.StatusServiceUnavailable)
+			return
+		}
+		resp := p.requestResponse(r, &d)
+		defer resp.Body.Close()
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = copyBody(w, resp)
+		return
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	http.Error(w, "GreenGate is a proxy: set it as your browser's HTTP and HTTPS proxy.", http.StatusBadRequest)
+}
