@@ -31,6 +31,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"keygen":  {"generate a root or signing key pair", cmdKeygen},
+		"build":   {"build a bundle from list files or URLs, and sign it", cmdBuild},
 		"certify": {"sign a signing key's certificate with a root key", cmdCertify},
 		"sign":    {"sign a bundle source (JSON) into a bundle", cmdSign},
 		"verify":  {"verify a bundle against pinned root keys", cmdVerify},
