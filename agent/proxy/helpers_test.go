@@ -152,7 +152,11 @@ func (l countingListener) Accept() (net.Conn, error) {
 
 // start runs a proxy with the test engine, the recording dialer (unless
 // mod sets DialContext to nil after it) and a recording event log.
-func start(t *testing.T, mod func(*proxy.Config)) *harness {
+func start(t *testing.T, mod func(*proxy.Config)) *harness { return startTB(t, mod) }
+
+func startB(b *testing.B) *harness { return startTB(b, nil) }
+
+func startTB(t testing.TB, mod func(*proxy.Config)) *harness {
 	t.Helper()
 	eng := testEngine(t, nil)
 	h := &harness{ev: &events{}, dial: &dialer{}, accepted: &atomic.Int64{}, logs: &syncBuffer{}}
@@ -201,6 +205,10 @@ func (h *harness) client(ca *x509.CertPool) *http.Client {
 // connect opens a CONNECT tunnel by hand and returns the connection and the
 // proxy's status code.
 func (h *harness) connect(t *testing.T, authority string) (net.Conn, *bufio.Reader, int) {
+	return h.connectB(t, authority)
+}
+
+func (h *harness) connectB(t testing.TB, authority string) (net.Conn, *bufio.Reader, int) {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
 	if err != nil {
@@ -281,7 +289,9 @@ type tlsOrigin struct {
 	conn atomic.Int64
 }
 
-func newTLSOrigin(t *testing.T, ca *testCA, name string, echo bool) *tlsOrigin {
+func newTLSOriginB(b *testing.B, ca *testCA) string { return newTLSOrigin(b, ca, "E", true).addr() }
+
+func newTLSOrigin(t testing.TB, ca *testCA, name string, echo bool) *tlsOrigin {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,0 +1,78 @@
+package proxy_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/greengate/greengate/agent/proxy"
+	"github.com/greengate/greengate/rules/hostname"
+)
+
+// FuzzParseAuthority: never panics; on success the host is in normal form
+// and re-parsing host:port gives the same answer (what is checked is what
+// is dialled); on failure the outputs are empty and the error is typed.
+func FuzzParseAuthority(f *testing.F) {
+	for _, s := range []string{"allowed.test:443", "[::1]:443", "BLOCKED.TEST.:443", "127.0.0.1:0443",
+		"a:+1", "x:65536", "[::ffff:127.0.0.1]:80", "2130706433:80", "xn--bcher-kva.example:443", "bücher.example:443", ":443", "h:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		host, port, err := proxy.ParseAuthority(s)
+		if err != nil {
+			if host != "" || port != 0 || !errors.Is(err, proxy.ErrBadAuthority) {
+				t.Fatalf("%q: error %v with outputs %q %d", s, err, host, port)
+			}
+			return
+		}
+		if port == 0 {
+			t.Fatalf("%q: port 0 accepted", s)
+		}
+		if n, err := hostname.NormalizeRequest(host); err != nil || n != host {
+			t.Fatalf("%q: host %q not in normal form (%q, %v)", s, host, n, err)
+		}
+		a := host
+		if strings.Contains(host, ":") {
+			a = "[" + host + "]"
+		}
+		h2, p2, err := proxy.ParseAuthority(a + ":" + itoa(port))
+		if err != nil || h2 != host || p2 != port {
+			t.Fatalf("%q: round trip gave %q %d %v", s, h2, p2, err)
+		}
+	})
+}
+
+func itoa(p uint16) string {
+	var b [5]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + p%10)
+		p /= 10
+		if p == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+// FuzzPrefersChinese: never panics, reads a bounded prefix, and agrees with
+// the obvious cases.
+func FuzzPrefersChinese(f *testing.F) {
+	for _, s := range []string{"zh-CN,zh;q=0.9", "en;q=0.5,zh;q=0.8", "zh;q=0,en", "ZH", "zhx", "en-US", ";;;,,,q=", "zh;q=1.5", "*"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := proxy.PrefersChinese(s)
+		if len(s) > 1024 && got != proxy.PrefersChinese(s[:1024]) {
+			t.Fatalf("looked past the first 1 KiB")
+		}
+		if !strings.ContainsAny(strings.ToLower(s), "z") && got {
+			t.Fatalf("%q: Chinese without a zh tag", s)
+		}
+		if got != proxy.PrefersChinese("zh;q=0.0001,"+s) {
+			// A malformed (over-long) q-value counts as refused, so the
+			// prefix must change nothing.
+			t.Fatalf("%q: refused prefix changed the answer", s)
+		}
+	})
+}
