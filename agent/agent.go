@@ -1,0 +1,214 @@
+// Package agent wires GreenGate's running endpoint: it builds the policy
+// engine from the embedded defaults and the configured list files, opens the
+// block log, and runs the filtering proxy until its context ends.
+//
+// The engine is held in an atomic.Pointer: the proxy reads it once per
+// decision and SetEngine replaces it whole (build new, validate, swap), so a
+// decision never waits on a reload. There is always a valid engine; one that
+// fails to build is never installed.
+//
+// What it does not do (yet, here): fetch bundles (agent/update), read
+// parental settings (agent/settings), or serve the admin API (agent/admin).
+// Those plug in through EngineInputs and buildEngine.
+//
+// Concurrency: Engine and SetEngine are safe from any goroutine. Run is
+// called once.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/greengate/greengate/agent/blocklog"
+	"github.com/greengate/greengate/agent/proxy"
+	"github.com/greengate/greengate/rules/defaults"
+	"github.com/greengate/greengate/rules/lists"
+	"github.com/greengate/greengate/rules/policy"
+	"github.com/greengate/greengate/rules/ruleset"
+)
+
+// ListSpec names a list file and the category its entries block.
+type ListSpec struct {
+	Category string
+	Path     string
+}
+
+// Config configures an Agent. Zero values take the stated defaults.
+type Config struct {
+	// Listen is the proxy's address. "" means proxy.DefaultListen.
+	Listen string
+	// DataDir holds the block log (blocklog.db). Required; created 0700
+	// when missing.
+	DataDir string
+	// Lists are extra list files; each named category is blocked in the
+	// profile (a list given to the agent is there to be blocked).
+	Lists []ListSpec
+	// ConnectPorts are the ports CONNECT may reach. Nil means 443.
+	ConnectPorts []uint16
+	// AllowedClients turns on LAN mode; nil means loopback clients only.
+	AllowedClients []netip.Prefix
+	// OwnAddrs are the agent's other listeners (admin API) the proxy must
+	// never reach.
+	OwnAddrs []string
+	// Logger receives operational logs. Nil discards.
+	Logger *slog.Logger
+	// Clock gives decision time. Nil means time.Now.
+	Clock func() time.Time
+	// DialContext dials origins; nil means the proxy's guarded dialer.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Ready, when set, is called with the proxy's address once it accepts
+	// connections.
+	Ready func(net.Addr)
+}
+
+// Agent is a configured endpoint. Create it with New; Run it once.
+type Agent struct {
+	cfg    Config
+	log    *slog.Logger
+	engine atomic.Pointer[policy.Engine]
+	events *blocklog.Log
+	proxy  *proxy.Proxy
+}
+
+// ErrNoDataDir is returned by New when Config.DataDir is empty.
+var ErrNoDataDir = errors.New("agent config has no data directory")
+
+// New builds the engine, opens the block log and prepares the proxy. It
+// fails when a list cannot be read (the admin asked for it: running without
+// it would silently filter less) or the block log cannot be opened; on error
+// nothing is left open.
+func New(ctx context.Context, cfg Config) (*Agent, error) {
+	if cfg.DataDir == "" {
+		return nil, ErrNoDataDir
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	a := &Agent{cfg: cfg, log: cfg.Logger}
+	t0 := time.Now()
+	eng, err := buildEngine(EngineInputs{Lists: cfg.Lists, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	a.engine.Store(eng)
+	a.log.Info("agent: rules loaded", "lists", len(cfg.Lists), "took", time.Since(t0).Round(time.Millisecond))
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	path := filepath.Join(cfg.DataDir, "blocklog.db")
+	bl, moved, err := blocklog.OpenOrMoveAside(ctx, blocklog.Config{Path: path, Logger: cfg.Logger, Clock: cfg.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("opening block log %s: %w", path, err)
+	}
+	if moved != "" {
+		a.log.Warn("agent: block log was corrupt; moved aside and started fresh", "moved_to", moved)
+	}
+	a.events = bl
+	a.proxy, err = proxy.New(proxy.Config{
+		Listen:         cfg.Listen,
+		Engine:         a.Engine,
+		Log:            bl,
+		ConnectPorts:   cfg.ConnectPorts,
+		AllowedClients: cfg.AllowedClients,
+		OwnAddrs:       cfg.OwnAddrs,
+		DialContext:    cfg.DialContext,
+		Clock:          cfg.Clock,
+		Logger:         cfg.Logger,
+	})
+	if err != nil {
+		_ = bl.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("configuring proxy: %w", err)
+	}
+	return a, nil
+}
+
+// Engine returns the engine in force. It is never nil after New.
+func (a *Agent) Engine() *policy.Engine { return a.engine.Load() }
+
+// SetEngine installs a new engine for every request decided from now on.
+// A nil engine is ignored: there is always a valid one.
+func (a *Agent) SetEngine(e *policy.Engine) {
+	if e == nil {
+		return
+	}
+	a.engine.Store(e)
+}
+
+// BlockLog is the agent's block log, for the admin API and tests.
+func (a *Agent) BlockLog() *blocklog.Log { return a.events }
+
+// Run serves the proxy until ctx ends, then closes the block log, committing
+// queued events. It returns nil after a shutdown caused by ctx.
+func (a *Agent) Run(ctx context.Context) error {
+	ready := func(addr net.Addr) {
+		a.log.Info("agent: proxy listening", "addr", addr.String())
+		if a.cfg.Ready != nil {
+			a.cfg.Ready(addr)
+		}
+	}
+	err := a.proxy.ListenAndServe(ctx, ready)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if cerr := a.events.Close(cctx); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("closing block log: %w", cerr))
+	}
+	return err
+}
+
+// EngineInputs is everything an engine is built from. Bundles (agent/update)
+// and parental settings (agent/settings) are added here as fields.
+type EngineInputs struct {
+	Lists  []ListSpec
+	Logger *slog.Logger
+}
+
+// ─── buildEngine: the one place rules and settings become an Engine ───────
+//
+// Order matters only for display: sources layer, none replaces another.
+// Plug-in points, in the order they will apply:
+//  1. embedded defaults (always; the floor when everything else fails);
+//  2. verified bundles' lists (agent/update) — AddEntries per category;
+//  3. list files named in the config (--list);
+//  4. profiles from parental settings (agent/settings) replace the single
+//     default profile below; grants and pauses go into policy.Config.Grants.
+func buildEngine(in EngineInputs) (*policy.Engine, error) {
+	log := in.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var b ruleset.Builder
+	if err := defaults.Load(&b); err != nil {
+		return nil, fmt.Errorf("loading embedded rules: %w", err)
+	}
+	profile := defaults.Profile()
+	for _, l := range in.Lists {
+		st, err := b.AddFile(l.Category, l.Path)
+		if err != nil {
+			return nil, fmt.Errorf("loading list %s for %s: %w", l.Path, l.Category, err)
+		}
+		log.Info("agent: list loaded", "category", l.Category, "path", l.Path,
+			"entries", st.Entries, "rejected", st.Rejected()-st.Skipped[lists.ReasonDuplicate])
+		if !slices.Contains(profile.Block, l.Category) {
+			profile.Block = append(profile.Block, l.Category)
+		}
+	}
+	cats, safe := b.Build()
+	eng, err := policy.New(policy.Config{Categories: cats, SafeSearch: safe, Profiles: []policy.Profile{profile}})
+	if err != nil {
+		return nil, fmt.Errorf("building policy engine: %w", err)
+	}
+	return eng, nil
+}
