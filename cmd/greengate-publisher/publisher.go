@@ -34,6 +34,7 @@ func commands() map[string]command {
 		"build":   {"build a bundle from list files or URLs, and sign it", cmdBuild},
 		"certify": {"sign a signing key's certificate with a root key", cmdCertify},
 		"sign":    {"sign a bundle source (JSON) into a bundle", cmdSign},
+		"serve":   {"serve a directory of bundles over HTTP(S) with ETags", cmdServe},
 		"verify":  {"verify a bundle against pinned root keys", cmdVerify},
 		"inspect": {"print a bundle's metadata and counts, optionally diffed", cmdInspect},
 	}
