@@ -4,7 +4,7 @@ LISTEN    ?= 127.0.0.1:8899
 FUZZTIME  ?= 3s
 BENCHTIME ?= 1x
 
-.PHONY: run test vet unit fuzz bench lint build deps
+.PHONY: run test vet unit fuzz bench bench-matchers lint build deps
 
 run: build
 	./bin/greengate run --listen $(LISTEN)
@@ -26,8 +26,10 @@ unit:
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
-bench:
+bench: bench-matchers
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-matchers: ; cd bench/matchers && $(GO) test -count=1 -run Report -v -bench . -benchmem
 
 lint:
 	./scripts/lint.sh
