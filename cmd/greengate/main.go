@@ -34,6 +34,7 @@ var commands = map[string]command{
 	"bundle": {cmdBundle, "verify or install a signed rule bundle (bundle verify|install FILE)"},
 	"check":  {cmdCheck, "decide URLs or hosts against the rules"},
 	"lists":  {cmdLists, "inspect list files (lists stats FILE...)"},
+	"run":    {cmdRun, "run the filtering proxy in the foreground"},
 }
 
 func main() {
