@@ -32,6 +32,7 @@ import (
 	"math/bits"
 	"sort"
 	"strings"
+	"unsafe"
 )
 
 // Match is one matching entry.
@@ -420,9 +421,11 @@ func (b *DomainBuilder) Len() int { return b.n }
 
 // Build compiles the set. The builder is reset and may be reused.
 func (b *DomainBuilder) Build() *DomainSet {
-	in := b.blob
+	// One copy as a string lets the loops below slice names and hash them
+	// without a conversion, and so an allocation, per record.
+	in := string(b.blob)
 	s := &DomainSet{n: b.n, sources: b.sources}
-	b.table = nil
+	*b = DomainBuilder{}
 	buckets := s.n/bucketSize + 1
 	s.index = make([]uint32, buckets+1)
 	s.bloom = make([]uint64, 8*((s.n*bloomBits+511)/512+1))
@@ -430,10 +433,10 @@ func (b *DomainBuilder) Build() *DomainSet {
 	hashes := make([]uint64, 0, s.n)
 	for off := 0; off < len(in); {
 		l := int(in[off])
-		h := hashOf(string(in[off+2 : off+2+l]))
+		h := hashOf(in[off+2 : off+2+l])
 		hashes = append(hashes, h)
 		s.addBloom(h)
-		n := recordLen(string(in[off:min(len(in), off+2+l+2*binary.MaxVarintLen64)]), 0)
+		n := recordLen(in, off)
 		s.index[bucketOf(h, buckets)+1] += uint32(n)
 		off += n
 	}
@@ -444,15 +447,17 @@ func (b *DomainBuilder) Build() *DomainSet {
 	copy(next, s.index[:buckets])
 	out := make([]byte, len(in))
 	for off, k := 0, 0; off < len(in); k++ {
-		l := int(in[off])
-		n := recordLen(string(in[off:min(len(in), off+2+l+2*binary.MaxVarintLen64)]), 0)
+		n := recordLen(in, off)
 		bk := bucketOf(hashes[k], buckets)
 		copy(out[next[bk]:], in[off:off+n])
 		next[bk] += uint32(n)
 		off += n
 	}
-	s.blob = string(out)
-	*b = DomainBuilder{}
+	if len(out) > 0 {
+		// out is never written again, so it can be the string itself
+		// rather than be copied into one.
+		s.blob = unsafe.String(&out[0], len(out))
+	}
 	return s
 }
 
