@@ -7,9 +7,11 @@
 // decision never waits on a reload. There is always a valid engine; one that
 // fails to build is never installed.
 //
-// What it does not do (yet, here): fetch bundles (agent/update), read
-// parental settings (agent/settings), or serve the admin API (agent/admin).
-// Those plug in through EngineInputs and buildEngine.
+// With Config.Updates naming sources, the bundle updater (agent/update)
+// runs beside the proxy and every installed bundle rebuilds the engine.
+// What it does not do (yet, here): read parental settings (agent/settings)
+// or serve the admin API (agent/admin). Those plug in through EngineInputs
+// and buildEngine.
 //
 // Concurrency: Engine and SetEngine are safe from any goroutine. Run is
 // called once.
@@ -25,11 +27,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/proxy"
+	"github.com/greengate/greengate/agent/update"
+	"github.com/greengate/greengate/rules/bundle"
 	"github.com/greengate/greengate/rules/defaults"
 	"github.com/greengate/greengate/rules/lists"
 	"github.com/greengate/greengate/rules/policy"
@@ -68,6 +73,11 @@ type Config struct {
 	// Ready, when set, is called with the proxy's address once it accepts
 	// connections.
 	Ready func(net.Addr)
+	// Updates configures signed rule bundles (agent/update): Sources are
+	// the trusted publishers; with none, the agent runs on the defaults and
+	// Lists alone. Dir "" means DataDir/bundles; Clock and Logger default to
+	// the agent's; OnChange is the agent's own (it rebuilds the engine).
+	Updates update.Config
 }
 
 // Agent is a configured endpoint. Create it with New; Run it once.
@@ -77,6 +87,7 @@ type Agent struct {
 	engine atomic.Pointer[policy.Engine]
 	events *blocklog.Log
 	proxy  *proxy.Proxy
+	update *update.Updater // nil without update sources
 }
 
 // ErrNoDataDir is returned by New when Config.DataDir is empty.
@@ -98,12 +109,32 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger}
 	t0 := time.Now()
-	eng, err := buildEngine(EngineInputs{Lists: cfg.Lists, Logger: cfg.Logger})
+	var bundles []*bundle.Bundle
+	if len(cfg.Updates.Sources) > 0 {
+		ucfg := cfg.Updates
+		if ucfg.Dir == "" {
+			ucfg.Dir = filepath.Join(cfg.DataDir, "bundles")
+		}
+		if ucfg.Clock == nil {
+			ucfg.Clock = cfg.Clock
+		}
+		if ucfg.Logger == nil {
+			ucfg.Logger = cfg.Logger
+		}
+		ucfg.OnChange = a.bundlesChanged
+		u, err := update.New(ucfg)
+		if err != nil {
+			return nil, err
+		}
+		// Verified again from disk; falls back to .prev, then to none.
+		bundles, a.update = u.Load(), u
+	}
+	eng, err := buildEngine(EngineInputs{Lists: cfg.Lists, Bundles: bundles, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
 	a.engine.Store(eng)
-	a.log.Info("agent: rules loaded", "lists", len(cfg.Lists), "took", time.Since(t0).Round(time.Millisecond))
+	a.log.Info("agent: rules loaded", "lists", len(cfg.Lists), "bundles", len(bundles), "took", time.Since(t0).Round(time.Millisecond))
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
@@ -147,6 +178,22 @@ func (a *Agent) SetEngine(e *policy.Engine) {
 	a.engine.Store(e)
 }
 
+// bundlesChanged rebuilds the engine when the updater installed or
+// dropped a bundle. A build failure keeps the engine in force.
+func (a *Agent) bundlesChanged(bs []*bundle.Bundle) {
+	eng, err := buildEngine(EngineInputs{Lists: a.cfg.Lists, Bundles: bs, Logger: a.log})
+	if err != nil {
+		a.log.Error("agent: rules with new bundles failed to build; keeping the engine in force", "err", err)
+		return
+	}
+	a.SetEngine(eng)
+	a.log.Info("agent: bundles changed; engine swapped", "bundles", len(bs))
+}
+
+// Updater is the bundle updater, for status and "update now"; nil when
+// no update source is configured.
+func (a *Agent) Updater() *update.Updater { return a.update }
+
 // BlockLog is the agent's block log, for the admin API and tests.
 func (a *Agent) BlockLog() *blocklog.Log { return a.events }
 
@@ -159,7 +206,18 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.cfg.Ready(addr)
 		}
 	}
+	uctx, ucancel := context.WithCancel(ctx)
+	var uwg sync.WaitGroup
+	if a.update != nil {
+		uwg.Add(1)
+		go func() {
+			defer uwg.Done()
+			_ = a.update.Run(uctx) // returns uctx's error
+		}()
+	}
 	err := a.proxy.ListenAndServe(ctx, ready)
+	ucancel()
+	uwg.Wait()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if cerr := a.events.Close(cctx); cerr != nil {
@@ -171,8 +229,9 @@ func (a *Agent) Run(ctx context.Context) error {
 // EngineInputs is everything an engine is built from. Bundles (agent/update)
 // and parental settings (agent/settings) are added here as fields.
 type EngineInputs struct {
-	Lists  []ListSpec
-	Logger *slog.Logger
+	Lists   []ListSpec
+	Bundles []*bundle.Bundle // verified by agent/update, in layering order
+	Logger  *slog.Logger
 }
 
 // ─── buildEngine: the one place rules and settings become an Engine ───────
@@ -192,6 +251,11 @@ func buildEngine(in EngineInputs) (*policy.Engine, error) {
 	var b ruleset.Builder
 	if err := defaults.Load(&b); err != nil {
 		return nil, fmt.Errorf("loading embedded rules: %w", err)
+	}
+	if n := update.Assemble(&b, in.Bundles); n > 0 {
+		// Signed, but still not trusted to be well-formed: such entries
+		// are skipped, the rest of the bundle is used.
+		log.Warn("agent: bundle entries not in normal form skipped", "rejected", n)
 	}
 	profile := defaults.Profile()
 	for _, l := range in.Lists {

@@ -43,7 +43,7 @@ func DefaultDir() string {
 // removed. Load does not call OnChange.
 func (u *Updater) Load() []*bundle.Bundle {
 	dir := u.cfg.Dir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		u.log.Error("creating bundle directory", "dir", dir, "err", err)
 	}
 	if leftovers, _ := filepath.Glob(filepath.Join(dir, tmpPattern)); len(leftovers) > 0 {
@@ -123,7 +123,7 @@ func (u *Updater) store(s *sourceState, data []byte) error {
 	dir := u.cfg.Dir
 	cur := filepath.Join(dir, s.src.Publisher+".bundle")
 	prev := cur + ".prev"
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+s.src.Publisher+".bundle.tmp-*")
