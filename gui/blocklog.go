@@ -192,17 +192,26 @@ func dayStart(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
 }
 
+// calendarDay is the start of t's calendar date in loc.
+func calendarDay(t time.Time, loc *time.Location) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+}
+
 // filter reads the filter widgets. The "to" date is inclusive on screen and
 // exclusive on the wire.
 func (s *blockLogScreen) filter() client.EventFilter {
 	// The log also holds grants, pauses and admin actions; this screen is
 	// about what was blocked.
 	f := client.EventFilter{Action: "block"}
+	// A DateEntry's date is a calendar date in no particular zone; the
+	// parent means that day on this machine's clock.
+	loc := s.env.now().Location()
 	if d := s.from.Date; d != nil {
-		f.From = dayStart(*d)
+		f.From = calendarDay(*d, loc)
 	}
 	if d := s.to.Date; d != nil {
-		f.To = dayStart(*d).AddDate(0, 0, 1)
+		f.To = calendarDay(*d, loc).AddDate(0, 0, 1)
 	}
 	if i := slices.Index(s.category.Options, s.category.Selected); i > 0 && i < len(s.catIDs) {
 		f.Category = s.catIDs[i]

@@ -51,10 +51,10 @@ func newStatusScreen(e env, w fyne.Window, onStatus func(client.Status, error)) 
 	s.rules = container.NewGridWithColumns(2)
 	s.total = widget.NewLabel("")
 	s.message = errorLabel("")
-	s.update = widget.NewButton(tr.T("status.update"), s.updateNow)
+	s.update = widget.NewButton(tr.T("status.update"), func() { s.updateNow() })
 	s.pause15 = widget.NewButton(tr.T("tray.pause15"), func() { s.pause(PauseShort) })
 	s.pause1h = widget.NewButton(tr.T("tray.pause1h"), func() { s.pause(PauseLong) })
-	s.resume = widget.NewButton(tr.T("tray.resume"), s.doResume)
+	s.resume = widget.NewButton(tr.T("tray.resume"), func() { s.doResume() })
 	bold := func(key string) *widget.Label {
 		return widget.NewLabelWithStyle(tr.T(key), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	}
@@ -153,8 +153,8 @@ func stateText(tr *Translator, st client.Status, loc *time.Location) string {
 	}
 }
 
-func (s *statusScreen) updateNow() {
-	askPassword(s.env, s.win, s.env.tr.T("update.why"), func(pw string) {
+func (s *statusScreen) updateNow() *loginScreen {
+	return askPassword(s.env, s.win, s.env.tr.T("update.why"), func(pw string) {
 		s.update.Disable()
 		call(s.env, func(ctx context.Context) (struct{}, error) { return struct{}{}, s.env.client.UpdateNow(ctx, pw) },
 			func(_ struct{}, err error) {
@@ -164,8 +164,8 @@ func (s *statusScreen) updateNow() {
 	})
 }
 
-func (s *statusScreen) pause(d time.Duration) {
-	askPassword(s.env, s.win, s.env.tr.T("pause.why", map[string]any{"Minutes": int(d / time.Minute)}), func(pw string) {
+func (s *statusScreen) pause(d time.Duration) *loginScreen {
+	return askPassword(s.env, s.win, s.env.tr.T("pause.why", map[string]any{"Minutes": int(d / time.Minute)}), func(pw string) {
 		call(s.env, func(ctx context.Context) (struct{}, error) {
 			_, err := s.env.client.Pause(ctx, pw, d)
 			return struct{}{}, err
@@ -173,8 +173,8 @@ func (s *statusScreen) pause(d time.Duration) {
 	})
 }
 
-func (s *statusScreen) doResume() {
-	askPassword(s.env, s.win, s.env.tr.T("resume.why"), func(pw string) {
+func (s *statusScreen) doResume() *loginScreen {
+	return askPassword(s.env, s.win, s.env.tr.T("resume.why"), func(pw string) {
 		call(s.env, func(ctx context.Context) (struct{}, error) { return struct{}{}, s.env.client.Resume(ctx, pw) },
 			s.afterAction)
 	})

@@ -1,0 +1,144 @@
+package gui
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+
+	"github.com/greengate/greengate/agent/admin/client"
+)
+
+func TestSettingsListValidationAsYouType(t *testing.T) {
+	f := newFake(t, "Settings", "Status", "SaveSettings")
+	f.password = "secret1"
+	u := newTestUI(t, f, LangEnglish, nil)
+	s := u.showSettingsWith("secret1")
+	assertTranslated(t, texts(s.content))
+
+	steps := []struct {
+		name    string
+		typed   string
+		wantErr string // "" means the error line is hidden
+	}{
+		{"a URL", "https://example.com", "Line 1: leave out http:// or https://"},
+		{"a port on line 2", "ok.example\nexample.com:443", "Line 2: leave out the port (:443)"},
+		{"a lone word", "homework", "Line 1: write a whole site name such as example.com"},
+		{"hosts and a path", "scratch.mit.edu\nkhanacademy.org/math\n例子.中国", ""},
+	}
+	for _, st := range steps {
+		s.allow.SetText("")
+		test.Type(s.allow, st.typed)
+		l := s.errs[fieldAllow]
+		if st.wantErr == "" {
+			if l.Visible() {
+				t.Errorf("%s: error shown: %q", st.name, l.Text)
+			}
+			continue
+		}
+		if !l.Visible() || l.Text != st.wantErr {
+			t.Errorf("%s: error = %q (visible %v), want %q", st.name, l.Text, l.Visible(), st.wantErr)
+		}
+	}
+
+	test.Tap(s.save)
+	if len(f.saved) != 1 {
+		t.Fatalf("saves = %d, want 1", len(f.saved))
+	}
+	got := f.saved[0].Profiles[0].Allow
+	if want := []string{"scratch.mit.edu", "khanacademy.org/math", "例子.中国"}; !slices.Equal(got, want) {
+		t.Errorf("saved allow list = %q, want %q", got, want)
+	}
+	if s.saved.Text != "Saved." {
+		t.Errorf("saved label = %q", s.saved.Text)
+	}
+}
+
+func TestSettingsBadListIsNotSent(t *testing.T) {
+	f := newFake(t, "Settings", "Status")
+	f.password = "secret1"
+	u := newTestUI(t, f, LangEnglish, nil)
+	s := u.showSettingsWith("secret1")
+	test.Type(s.deny, "bad host.com")
+	test.Tap(s.save)
+	if n := f.count("SaveSettings"); n != 0 {
+		t.Errorf("SaveSettings called %d times with a bad list", n)
+	}
+	if !s.errs[fieldDeny].Visible() {
+		t.Error("deny error not shown")
+	}
+}
+
+// TestSettingsAgentProblemsNextToFields: the agent's refusal is shown by the
+// field it names, for the profile it names, and nothing is lost on screen.
+func TestSettingsAgentProblemsNextToFields(t *testing.T) {
+	f := newFake(t, "Settings", "Status", "SaveSettings")
+	f.password = "secret1"
+	f.saveErr = &client.Error{Code: client.CodeInvalid, Problems: []string{
+		`profiles[0].deny[0]: bad host "exa_mple.com"`,
+		`users["bob"]: no profile named "kid"`,
+		`lan_clients[0]: bad network "x"`,
+	}}
+	u := newTestUI(t, f, LangEnglish, nil)
+	s := u.showSettingsWith("secret1")
+	test.Type(s.deny, "exa-mple.com")
+	test.Tap(s.save)
+
+	if got := s.errs[fieldDeny].Text; got != `bad host "exa_mple.com"` || !s.errs[fieldDeny].Visible() {
+		t.Errorf("deny error = %q", got)
+	}
+	if got := s.errs[fieldUsers].Text; got != `no profile named "kid"` {
+		t.Errorf("users error = %q", got)
+	}
+	if got := s.errs[fieldGeneral].Text; !strings.Contains(got, "did not accept") || !strings.Contains(got, `lan_clients[0]: bad network "x"`) {
+		t.Errorf("general error = %q", got)
+	}
+	if s.deny.Text != "exa-mple.com" {
+		t.Errorf("edit lost: deny = %q", s.deny.Text)
+	}
+
+	// The deny problem belongs to profile 0: the teen profile does not show it.
+	s.profile.SetSelected("teen")
+	if s.errs[fieldDeny].Visible() {
+		t.Errorf("teen shows child's deny error %q", s.errs[fieldDeny].Text)
+	}
+	s.profile.SetSelected("child")
+	if !s.errs[fieldDeny].Visible() {
+		t.Error("child's deny error gone after switching back")
+	}
+}
+
+func TestSettingsEditsReachTheAgent(t *testing.T) {
+	f := newFake(t, "Settings", "Status", "SaveSettings")
+	f.password = "secret1"
+	u := newTestUI(t, f, LangEnglish, nil)
+	s := u.showSettingsWith("secret1")
+
+	s.profile.SetSelected("teen")
+	test.Tap(s.categories["gambling"])              // teen: block gambling too
+	test.Tap(s.safeSearch)                          // teen: safe search off
+	s.youtube.SetSelected("Strict restricted mode") // teen: strict
+	test.Tap(s.hours[time.Monday][22])              // no browsing Monday 22:00-23:00
+	s.addUserRow("leo", "child")                    // map a new account
+	test.Tap(s.save)
+
+	if len(f.saved) != 1 {
+		t.Fatalf("saves = %d", len(f.saved))
+	}
+	got := f.saved[0]
+	teen := got.Profiles[1]
+	if !slices.Contains(teen.Block, "gambling") || teen.SafeSearch || teen.YouTube != YouTubeStrict {
+		t.Errorf("teen = %+v", teen)
+	}
+	if want := []string{"00:00-22:00", "23:00-24:00"}; !slices.Equal(teen.Hours["mon"], want) || len(teen.Hours) != 1 {
+		t.Errorf("teen hours = %v, want only mon %v", teen.Hours, want)
+	}
+	if got.Users["leo"] != "child" || got.Users["mia"] != "teen" {
+		t.Errorf("users = %v", got.Users)
+	}
+	if child := got.Profiles[0]; !slices.Equal(child.Block, []string{"adult", "gambling"}) || child.Hours != nil {
+		t.Errorf("child changed: %+v", child)
+	}
+}
