@@ -221,8 +221,9 @@ func (c *Client) ExportCSV(ctx context.Context, f EventFilter, w io.Writer) erro
 	return c.doStream(ctx, PathCSV, f.query(), c.sessionAuth(), w)
 }
 
-// Stats counts blocks per local day and category in [from, to); needs
-// Login. Days are in the agent's time zone.
+// Stats counts block-log events per local day and category in [from, to);
+// needs Login. Days are in the agent's time zone; admin, pause and request
+// events have no category and count under "".
 func (c *Client) Stats(ctx context.Context, from, to time.Time) ([]DayCount, error) {
 	q := url.Values{}
 	q.Set("from", from.Format(time.RFC3339Nano))

@@ -144,7 +144,7 @@ type EventFilter struct {
 	Offset       int
 }
 
-// DayCount is the number of blocks of one category on one local day.
+// DayCount is the number of events of one category on one local day.
 type DayCount struct {
 	Day      string `json:"day"` // YYYY-MM-DD
 	Category string `json:"category"`

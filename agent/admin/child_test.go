@@ -1,0 +1,254 @@
+//go:build linux
+
+package admin_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/greengate/greengate/agent/admin/client"
+	"github.com/greengate/greengate/agent/blocklog"
+	"github.com/greengate/greengate/agent/settings"
+)
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func rawClient(sock string) *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}}}
+}
+
+// TestMain lets the test binary play the child: run as an unprivileged
+// user it tries everything a child at the keyboard could, and prints what
+// happened.
+func TestMain(m *testing.M) {
+	if os.Getenv("GG_ADMIN_CHILD") == "1" {
+		os.Exit(childMain())
+	}
+	os.Exit(m.Run())
+}
+
+const nobody = 65534
+
+// classify turns an outcome into a word the parent test can check.
+func classify(err error) string {
+	var e *client.Error
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, os.ErrPermission):
+		return "EACCES"
+	case errors.As(err, &e):
+		return e.Code
+	default:
+		return "error: " + err.Error()
+	}
+}
+
+func childMain() int {
+	dir, sock, token := os.Getenv("GG_DIR"), os.Getenv("GG_SOCK"), os.Getenv("GG_TOKEN")
+	etc := filepath.Join(dir, "etc")
+	ctx := context.Background()
+	c := client.New(client.Config{Socket: sock})
+	out := map[string]string{}
+	try := func(name string, err error) { out[name] = classify(err) }
+
+	st, err := c.Status(ctx)
+	try("status", err)
+	if st.PasswordSet {
+		out["status.password_set"] = "true"
+	}
+	_, err = os.ReadFile(filepath.Join(etc, settings.SettingsFile))
+	try("read settings file", err)
+	_, err = os.ReadFile(filepath.Join(etc, settings.PasswordFile))
+	try("read password hash", err)
+	try("edit settings file", os.WriteFile(filepath.Join(etc, settings.SettingsFile), []byte(`{"profiles":[{"name":"x","block":[]}]}`), 0o600))
+	try("drop a file in the settings dir", os.WriteFile(filepath.Join(etc, "settings.json.new"), []byte("{}"), 0o600))
+	try("rename over settings", os.Rename(filepath.Join(dir, "child.test"), filepath.Join(etc, settings.SettingsFile)))
+	try("edit overrides", os.WriteFile(filepath.Join(dir, "state", settings.OverridesFile), []byte(`[{"until":"2099-01-01T00:00:00Z"}]`), 0o600))
+	try("remove the admin socket", os.Remove(sock))
+	_, err = c.Settings(ctx)
+	try("read settings via API", err)
+	_, err = c.Events(ctx, client.EventFilter{})
+	try("read the block log via API", err)
+
+	// A parent's session token seen over the shoulder does not work for
+	// another user.
+	req, _ := http.NewRequest(http.MethodGet, "http://x"+client.PathSettings, nil)
+	req.Header.Set("Authorization", client.SchemeSession+" "+token)
+	if resp, err := rawClient(sock).Do(req); err != nil {
+		out["stolen session"] = "error: " + err.Error()
+	} else {
+		var e client.Error
+		json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		out["stolen session"] = e.Code
+	}
+	for i, guess := range []string{"123456", "password", "letmein", "tulip-garden-41"} {
+		_, err := c.Pause(ctx, guess, time.Hour)
+		out["pause guess "+string(rune('1'+i))] = classify(err)
+	}
+	try("save settings without password", c.SaveSettings(ctx, "", settings.Default()))
+	try("take over the password", c.SetPassword(ctx, "", "child-owns-it"))
+	try("ask a parent", c.Ask(ctx, "games.example", "please"))
+	json.NewEncoder(os.Stdout).Encode(out)
+	return 0
+}
+
+func TestChildAtTheKeyboard(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a child process as uid 65534")
+	}
+	// The child must reach the files through the path: a world-traversable
+	// dir, unlike t.TempDir.
+	dir, err := os.MkdirTemp("", "gg-admin-child-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	r := newRig(t, dir, true)
+	ctx := context.Background()
+	if err := r.store.Save(settings.Default(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.c.Grant(ctx, parentPW, "scratch.mit.edu", "", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.c.Login(ctx, parentPW); err != nil {
+		t.Fatal(err)
+	}
+	// Steal the token the way a child could: from the parent's client.
+	tok := loginToken(t, r.sock)
+
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "child.test")
+	copyFile(t, exe, bin)
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = []string{"GG_ADMIN_CHILD=1", "GG_DIR=" + dir, "GG_SOCK=" + r.sock, "GG_TOKEN=" + tok, "HOME=/nonexistent"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, stderr.String())
+	}
+	var got map[string]string
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("child said %q: %v", b, err)
+	}
+	want := map[string]string{
+		"status":                          "ok",
+		"status.password_set":             "true",
+		"read settings file":              "EACCES",
+		"read password hash":              "EACCES",
+		"edit settings file":              "EACCES",
+		"drop a file in the settings dir": "EACCES",
+		"rename over settings":            "EACCES",
+		"edit overrides":                  "EACCES",
+		"remove the admin socket":         "EACCES",
+		"read settings via API":           client.CodeLoginRequired,
+		"read the block log via API":      client.CodeLoginRequired,
+		"stolen session":                  client.CodeLoginRequired,
+		"pause guess 1":                   client.CodeWrongPassword,
+		"pause guess 2":                   client.CodeWrongPassword,
+		"pause guess 3":                   client.CodeWrongPassword, // and now a delay starts
+		"pause guess 4":                   client.CodeRateLimited,
+		"save settings without password":  client.CodeRateLimited,
+		"take over the password":          client.CodeRateLimited,
+		"ask a parent":                    "ok",
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("child %q: %q, want %q", k, got[k], w)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unchecked child outcome %q: %q", k, got[k])
+		}
+	}
+	t.Logf("what the child saw: %s", b)
+
+	// Nothing changed: filtering is not paused, the grant is the parent's
+	// only, the settings and password are the parent's.
+	st, err := r.c.Status(ctx)
+	if err != nil || st.Paused || len(st.Grants) != 1 {
+		t.Fatalf("after the child: %+v, %v", st, err)
+	}
+	if err := r.store.CheckPassword(parentPW); err != nil {
+		t.Fatalf("parent password after the child: %v", err)
+	}
+	// The child's guesses slowed the child down, not the parent.
+	if err := r.c.Resume(ctx, parentPW); err != nil {
+		t.Fatalf("parent locked out by the child's guesses: %v", err)
+	}
+	// And the parent can see who tried.
+	var tries int
+	for _, e := range r.events(t, blocklog.ActionAdmin) {
+		if strings.HasPrefix(e.Reason, "wrong parent password") && strings.HasPrefix(e.Client, "uid 65534") {
+			tries++
+		}
+	}
+	if tries != 3 {
+		t.Fatalf("%d wrong passwords from uid 65534 recorded, want 3", tries)
+	}
+	reqs := r.events(t, blocklog.ActionRequest)
+	if len(reqs) != 1 || reqs[0].Host != "games.example" || !strings.HasPrefix(reqs[0].Client, "uid 65534") {
+		t.Fatalf("child's request recorded as %+v", reqs)
+	}
+}
+
+// loginToken logs in on a fresh connection and returns the raw token.
+func loginToken(t *testing.T, sock string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://x"+client.PathLogin, nil)
+	req.Header.Set("Authorization", client.SchemePassword+" "+b64(parentPW))
+	resp, err := rawClient(sock).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var l client.Login
+	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil || l.Token == "" {
+		t.Fatalf("login: %v", err)
+	}
+	return l.Token
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
