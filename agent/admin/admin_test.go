@@ -84,8 +84,10 @@ func newRig(t *testing.T, dir string, setPassword bool) *rig {
 		Known:       func() []string { return []string{"adult", "gambling", "proxy", "doh"} },
 		OnSettings:  func(client.Settings) { r.applied.Add(1) },
 		OnOverrides: func() { r.overrides.Add(1) },
-		Status:      func() client.Status { return client.Status{Running: true, Version: "test", ProxyAddr: "127.0.0.1:8899"} },
-		Clock:       r.clk.Now,
+		Status: func() client.Status {
+			return client.Status{Running: true, Version: "test", ProxyAddr: "127.0.0.1:8899"}
+		},
+		Clock: r.clk.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
