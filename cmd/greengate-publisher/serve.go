@@ -12,9 +12,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/greengate/greengate/rules/bundle"
 )
 
 // bundleHandler serves the *.bundle files at the top of one directory.
@@ -159,16 +162,89 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, certFile, key
 	return nil
 }
 
+// rebuilder re-builds and re-signs a bundle from a build source (usually
+// naming upstream list URLs) into the served directory.
+type rebuilder struct {
+	in     string
+	key    *bundle.PrivateKey
+	cert   *bundle.Certificate
+	dir    string
+	client *http.Client
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// rebuild builds once. It writes nothing when the build fails (a list
+// that cannot be fetched or parsed: agents keep the bundle they have) or
+// when the content is unchanged and the served bundle has more than half
+// its validity left, so agents do not download the same rules again.
+// The version is the build time in Unix seconds, or one more than the
+// served bundle's if that is already higher, so it always increases.
+func (rb *rebuilder) rebuild(ctx context.Context) (written bool, err error) {
+	now := rb.now()
+	b, _, err := buildBundle(ctx, rb.in, 0, now, rb.client)
+	if err != nil {
+		return false, err
+	}
+	out := filepath.Join(rb.dir, b.Publisher+".bundle")
+	if f, err := os.Open(out); err == nil {
+		old, ierr := bundle.Inspect(f)
+		f.Close()
+		if ierr == nil {
+			halfLeft := old.Expires.Sub(now) > old.Expires.Sub(old.Created)/2
+			if halfLeft && reflect.DeepEqual(old.Categories, b.Categories) && reflect.DeepEqual(old.SafeSearch, b.SafeSearch) {
+				return false, nil
+			}
+			b.Version = max(uint64(now.Unix()), old.Version+1)
+		}
+	} else {
+		b.Version = uint64(now.Unix())
+	}
+	data, err := bundle.Sign(b, rb.key, rb.cert)
+	if err != nil {
+		return false, err
+	}
+	if err := writeAtomic(out, data); err != nil {
+		return false, err
+	}
+	n := b.Counts()
+	rb.log.Info("rebuilt bundle", "file", out, "version", b.Version, "domains", n.Domains, "urls", n.URLs, "bytes", len(data))
+	return true, nil
+}
+
+// loop rebuilds every interval until ctx ends. A failed rebuild is logged
+// and retried at the next tick; the served bundle stays.
+func (rb *rebuilder) loop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := rb.rebuild(ctx); err != nil && ctx.Err() == nil {
+			rb.log.Error("rebuild failed; still serving the previous bundle", "source", rb.in, "err", err)
+		}
+	}
+}
+
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("serve", "DIR [-addr HOST:PORT] [-tls-cert FILE -tls-key FILE]", stderr)
+	fs := newFlags("serve", "DIR [-addr HOST:PORT] [-tls-cert FILE -tls-key FILE] [-rebuild SOURCE.json -every DUR -key SIGNING.key -cert SIGNING.cert]", stderr)
 	addr := fs.String("addr", "localhost:8080", "address to listen on; ':8080' serves the whole network")
 	certFile := fs.String("tls-cert", "", "TLS certificate (PEM); with -tls-key serves HTTPS. Bundles are signed, so plain HTTP is safe; TLS only hides what is fetched")
 	keyFile := fs.String("tls-key", "", "TLS private key (PEM)")
+	rebuildSrc := fs.String("rebuild", "", "build source to re-build and re-sign into DIR at start and every -every")
+	every := fs.Duration("every", 6*time.Hour, "how often to rebuild")
+	signKey := fs.String("key", "", "signing private key file, for -rebuild")
+	signCert := fs.String("cert", "", "the signing key's certificate file, for -rebuild")
+	var now timeFlag
+	fs.Var(&now, "now", "build time for -rebuild (RFC 3339; default the time of each build); the source should not fix 'created'")
 	pos, ok := parseArgs(fs, args, 1)
 	if !ok {
 		return exitUsage
 	}
-	if (*certFile == "") != (*keyFile == "") {
+	if (*certFile == "") != (*keyFile == "") || (*rebuildSrc != "" && (*signKey == "" || *signCert == "" || *every <= 0)) {
 		fs.Usage()
 		return exitUsage
 	}
@@ -177,6 +253,20 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, "serve", fmt.Errorf("bundle directory %s: not a directory (%v)", dir, err))
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	var rb *rebuilder
+	if *rebuildSrc != "" {
+		key, cert, err := readSigner(*signKey, *signCert)
+		if err != nil {
+			return fail(stderr, "serve", err)
+		}
+		rb = &rebuilder{in: *rebuildSrc, key: key, cert: cert, dir: dir, log: log, now: func() time.Time { return now.or(time.Now()) },
+			client: &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 15 * time.Second, ResponseHeaderTimeout: time.Minute}}}
+		// A failed first build is not fatal: the bundle already in DIR,
+		// if any, is served until a rebuild succeeds.
+		if _, err := rb.rebuild(ctx); err != nil {
+			log.Error("first build failed; serving what is in the directory", "source", *rebuildSrc, "err", err)
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fail(stderr, "serve", fmt.Errorf("listening: %w", err))
@@ -187,7 +277,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	bundles, _ := filepath.Glob(filepath.Join(dir, "*.bundle"))
 	fmt.Fprintf(stdout, "serving %d bundles from %s at %s://%s/ (health: /healthz)\n", len(bundles), dir, scheme, ln.Addr())
-	if err := serve(ctx, newServer(newBundleHandler(dir, log), log), ln, *certFile, *keyFile, 30*time.Second); err != nil {
+	rctx, rcancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	if rb != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rb.loop(rctx, *every)
+		}()
+	}
+	err = serve(ctx, newServer(newBundleHandler(dir, log), log), ln, *certFile, *keyFile, 30*time.Second)
+	rcancel() // serve may also end on its own error
+	wg.Wait()
+	if err != nil {
 		return fail(stderr, "serve", err)
 	}
 	fmt.Fprintln(stdout, "stopped")

@@ -311,3 +311,91 @@ func signSynth(t testing.TB, n int) []byte {
 	}
 	return data
 }
+
+// TestServeRebuild runs serve with -rebuild against an upstream list that
+// changes, breaks and heals; the agent updater only ever sees complete,
+// newer bundles.
+func TestServeRebuild(t *testing.T) {
+	t.Parallel()
+	dir := publisherSetup(t)
+	p := func(name string) string { return filepath.Join(dir, name) }
+	var mu sync.Mutex
+	list, broken, hits := "a.example\n", false, 0
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		hits++
+		if broken {
+			http.Error(w, "down", http.StatusBadGateway)
+			return
+		}
+		io.WriteString(w, list)
+	}))
+	t.Cleanup(upstream.Close)
+	setUpstream := func(l string, b bool) int {
+		mu.Lock()
+		defer mu.Unlock()
+		list, broken = l, b
+		return hits
+	}
+	hitsNow := func() int { mu.Lock(); defer mu.Unlock(); return hits }
+	os.WriteFile(p("upstream.json"), []byte(`{"version": 1, "publisher": "example-school", "valid_for": "720h",
+	  "categories": [{"id": "gambling", "lists": [{"source": "upstream", "url": "`+upstream.URL+`/list"}]}]}`), 0o644)
+	pub := t.TempDir()
+	base, stop := startServe(t, pub, "-rebuild", p("upstream.json"), "-every", "20ms", "-key", p("signing.key"), "-cert", p("signing.cert"), "-now", now)
+	defer stop()
+
+	roots, _ := readRoots([]string{p("root.pub")})
+	var latest *bundle.Bundle
+	u, err := update.New(update.Config{
+		Dir:      t.TempDir(),
+		Sources:  []update.Source{{URL: base + "/example-school.bundle", Publisher: "example-school", Roots: roots}},
+		Clock:    func() time.Time { return mustTime(t, now) },
+		Timeout:  5 * time.Second,
+		OnChange: func(bs []*bundle.Bundle) { latest = bs[0] },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	domains := func() string {
+		if latest == nil {
+			return ""
+		}
+		return strings.Join(latest.Categories[0].Lists[0].Domains, " ")
+	}
+	poll := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			u.CheckNow(context.Background())
+			if cond() {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("gave up waiting for %s; have %q", what, domains())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	poll("first build", func() bool { return domains() == "a.example" })
+	first := latest.Version
+	setUpstream("a.example\nb.example\n", false)
+	poll("rebuild with the new entry", func() bool { return domains() == "a.example b.example" })
+	if latest.Version <= first {
+		t.Errorf("version %d after %d", latest.Version, first)
+	}
+	served, _ := os.ReadFile(filepath.Join(pub, "example-school.bundle"))
+
+	// Upstream breaks, then comes back unchanged: several rebuilds later
+	// the served bundle is still the same file.
+	h := setUpstream("a.example\nb.example\n", true)
+	poll("failed rebuilds", func() bool { return hitsNow() >= h+3 })
+	h = setUpstream("a.example\nb.example\n", false)
+	poll("unchanged rebuilds", func() bool { return hitsNow() >= h+3 })
+	if again, _ := os.ReadFile(filepath.Join(pub, "example-school.bundle")); !bytes.Equal(again, served) {
+		t.Error("a failed or unchanged rebuild replaced the served bundle")
+	}
+	if st := u.Status()[0]; st.LastError != nil {
+		t.Errorf("updater saw %v", st.LastError)
+	}
+}
