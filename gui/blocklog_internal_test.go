@@ -2,8 +2,8 @@ package gui
 
 import (
 	"bytes"
-	"io"
 	"fmt"
+	"io"
 	"slices"
 	"testing"
 	"time"
