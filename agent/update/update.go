@@ -18,7 +18,11 @@
 // renamed into place and the directory synced. [Updater.Load] verifies both
 // files again at start: a corrupt or tampered current file falls back to
 // .prev, then to nothing, in which case the agent filters with the embedded
-// defaults. Leftover temporary files from a crash are removed.
+// defaults. Leftover temporary files from a crash are removed. A bundle is
+// used only while valid: one that expires while installed drops out of
+// [Updater.Bundles] (and so out of the Engine at the next OnChange), as
+// Load would drop it at a restart. ETags live in memory, so the first poll
+// after a restart downloads in full.
 //
 // Several publishers (a vendor and a school, say) are trusted at once; their
 // bundles layer on top of the defaults ([Assemble]) and never replace each
