@@ -440,3 +440,32 @@ func TestInstallSideLoad(t *testing.T) {
 		t.Errorf("after restart: %v", bs)
 	}
 }
+
+// TestExpiryWhileInstalled: a bundle stops being used when it expires,
+// even if no newer one arrives, as it would be refused after a restart.
+func TestExpiryWhileInstalled(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	o.set("/vendor.bundle", vendorSigner(t).sign(t, 1, "adult", "a.example")) // expires 2026-06-01
+	var now atomic.Int64
+	now.Store(vectorNow.Unix())
+	var last []*bundle.Bundle
+	calls := 0
+	u := newUpdater(t, t.TempDir(), func(c *update.Config) {
+		c.Clock = func() time.Time { return time.Unix(now.Load(), 0).UTC() }
+		c.OnChange = func(bs []*bundle.Bundle) { last, calls = bs, calls+1 }
+	}, vendorSource(t, o))
+	if err := check(t, u); err != nil || calls != 1 || len(last) != 1 {
+		t.Fatalf("install: %v, %d calls, %d bundles", err, calls, len(last))
+	}
+	now.Store(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC).Unix())
+	if err := check(t, u); err != nil {
+		t.Fatalf("unchanged bundle on the server: %v", err)
+	}
+	if calls != 2 || len(last) != 0 || len(u.Bundles()) != 0 {
+		t.Errorf("after expiry: %d calls, last set %v", calls, last)
+	}
+	if st := u.Status()[0]; st.Version != 1 {
+		t.Errorf("version floor lost: %+v", st)
+	}
+}
