@@ -6,8 +6,9 @@ need=()
 command -v go >/dev/null || { echo "deps: Go 1.26 or newer is required (https://go.dev/dl) and is not on PATH" >&2; exit 1; }
 command -v gcc >/dev/null || need+=(gcc)
 command -v git >/dev/null || need+=(git)
-# cgo headers for cmd/greengate-tray (Fyne/GLFW), which `go vet ./...` compiles.
-for p in pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev ${EXTRA_DEBS:-}; do
+# cgo headers for cmd/greengate-tray (Fyne/GLFW), which `go vet ./...` compiles;
+# nftables, iproute2 and curl for agent/transparent's namespace test (root only).
+for p in pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev nftables iproute2 curl ${EXTRA_DEBS:-}; do
 	dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -179,11 +179,21 @@ func blockWhat(eng *policy.Engine, v policy.Verdict) string {
 	return v.Reason.String()
 }
 
-// splice copies both ways until both sides are done or the tunnel has
-// carried nothing either way for TunnelIdleTimeout. clientR holds the
-// client's bytes (the peeked hello first); client is the connection under it.
 func (p *Proxy) splice(client net.Conn, clientR io.Reader, up net.Conn) {
-	t := &tunnel{idle: p.cfg.TunnelIdleTimeout}
+	Splice(client, clientR, up, p.cfg.TunnelIdleTimeout)
+}
+
+// Splice copies both ways between a client and an origin until both sides
+// are done or the pair has carried nothing either way for idle. clientR
+// holds the client's bytes (a peeked hello first); client is the connection
+// under it. It closes neither connection's file on a clean end, only
+// half-closes; callers close both. A panic in the copier goroutine is
+// recovered and closes both sides. agent/transparent uses it too.
+func Splice(client net.Conn, clientR io.Reader, up net.Conn, idle time.Duration) {
+	if idle <= 0 {
+		idle = DefaultTunnelIdleTimeout
+	}
+	t := &tunnel{idle: idle}
 	t.touch(time.Now())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -191,7 +201,6 @@ func (p *Proxy) splice(client net.Conn, clientR io.Reader, up net.Conn) {
 		defer wg.Done()
 		defer func() {
 			if v := recover(); v != nil {
-				p.log.Error("proxy: panic in tunnel copy", "panic", fmt.Sprint(v))
 				_ = client.Close()
 				_ = up.Close()
 			}

@@ -358,11 +358,13 @@ func TestTunnelByteExact(t *testing.T) {
 			}
 			msg := make([]byte, 256<<10)
 			_, _ = rand.Read(msg)
-			go func() { _, _ = tc2.Write(msg) }()
+			wrote := make(chan struct{})
+			go func() { _, _ = tc2.Write(msg); close(wrote) }()
 			back := make([]byte, len(msg))
 			if _, err := io.ReadFull(tc2, back); err != nil {
 				t.Fatal(err)
 			}
+			<-wrote
 			if !bytes.Equal(back, msg) {
 				t.Fatal("echo differs")
 			}
