@@ -202,6 +202,12 @@ func bundleInstall(e *env, args []string) int {
 		}
 		return refuse(e, file, err)
 	}
+	if before.Version == b.Version {
+		// Only the identical file passes the version check at the same
+		// version: nothing was written.
+		fmt.Fprintf(e.stdout, "ALREADY INSTALLED %s: identical to %s in %s\n", file, b.Publisher+".bundle", *dir)
+		return 0
+	}
 	fmt.Fprintf(e.stdout, "INSTALLED %s as %s in %s (was version %d)\n", file, b.Publisher+".bundle", *dir, before.Version)
 	printBundle(e.stdout, b)
 	fmt.Fprintln(e.stdout, "A running agent picks it up when it restarts.")

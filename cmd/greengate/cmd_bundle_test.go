@@ -87,6 +87,7 @@ func TestBundleInstall(t *testing.T) {
 		{"tampered", "bad-signature.bundle", 1, "check:   signature", "rollback-v2.bundle"},
 		{"expired", "expired.bundle", 1, "check:   expiry", "rollback-v2.bundle"},
 		{"newer", "good.bundle", 0, "(was version 2)", "good.bundle"},
+		{"identical file again", "good.bundle", 0, "ALREADY INSTALLED", "good.bundle"},
 		{"replay of the older one", "rollback-v2.bundle", 1, "check:   version newer than installed", "good.bundle"},
 		{"same again", "rollback-v1.bundle", 1, "check:   version newer than installed", "good.bundle"},
 	}
