@@ -4,7 +4,7 @@ LISTEN    ?= 127.0.0.1:8899
 FUZZTIME  ?= 3s
 BENCHTIME ?= 1x
 
-.PHONY: run test vet unit fuzz bench bench-matchers lint build deps
+.PHONY: run test vet unit fuzz bench bench-matchers lint build deps tray
 
 run: build
 	./bin/greengate run --listen $(LISTEN)
@@ -15,7 +15,12 @@ build:
 deps:
 	./scripts/deps.sh
 
-test: deps vet lint unit fuzz
+test: deps vet lint unit fuzz tray
+
+# The tray is the one cgo binary (Fyne/GL): building it proves the cgo side
+# links, which the headless gui tests cannot.
+tray:
+	$(GO) build -o bin/ ./cmd/greengate-tray
 
 vet:
 	$(GO) vet ./...

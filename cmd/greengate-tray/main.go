@@ -1,0 +1,133 @@
+// Command greengate-tray is GreenGate's tray app for parents and lab admins:
+// a tray icon with the filter's state, pause, settings, block log, requests
+// and status windows, in English or Simplified Chinese.
+//
+// It is a thin main: it makes the Fyne app, connects to the agent's admin
+// socket with agent/admin/client and hands both to package gui, which holds
+// every screen. It is the only cgo binary (Fyne's GL driver).
+//
+// Usage:
+//
+//	greengate-tray [-socket PATH] [-open WINDOW]
+//
+// -open shows one window at start (status, settings, blocklog, requests,
+// wizard, about), for a desktop shortcut or a screenshot. Without a tray
+// host (Linux with no D-Bus session bus) the status window opens instead of
+// a tray icon, and closing it ends the app.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/driver/desktop"
+
+	"github.com/greengate/greengate/agent/admin/client"
+	"github.com/greengate/greengate/gui"
+)
+
+// The real client is what the screens are written against.
+var _ gui.Client = (*client.Client)(nil)
+
+// appID names the app for Fyne's preferences store (the language setting).
+const appID = "org.greengate.tray"
+
+// statusEvery is how often the tray asks the agent for its state. Status is
+// one small local request, and a pause that ends by itself should show within
+// a minute.
+const statusEvery = 30 * time.Second
+
+func main() {
+	socket := flag.String("socket", client.DefaultSocket, "the agent's admin socket (a named pipe on Windows)")
+	open := flag.String("open", "", "window to open at start: status, settings, blocklog, requests, wizard or about")
+	flag.Parse()
+	if err := run(*socket, *open); err != nil {
+		fmt.Fprintln(os.Stderr, "greengate-tray:", err)
+		os.Exit(2)
+	}
+}
+
+func run(socket, open string) error {
+	show, err := opener(open)
+	if err != nil {
+		return err
+	}
+	c := client.New(client.Config{Socket: socket})
+	a := app.NewWithID(appID)
+	a.SetIcon(gui.TrayIcon(gui.StateFiltering))
+
+	desk, isDesktop := a.(desktop.App)
+	tray := isDesktop && trayHostReachable()
+	ui := gui.New(gui.Config{App: a, Client: c, QuitOnClose: !tray, Version: version()})
+	if tray {
+		ui.SetTray(func(m *fyne.Menu, icon fyne.Resource) {
+			desk.SetSystemTrayMenu(m)
+			desk.SetSystemTrayIcon(icon)
+		})
+	} else if show == nil {
+		// No tray to live in: show the status rather than run invisibly.
+		show = func(u *gui.UI) { u.ShowStatus() }
+	}
+
+	a.Lifecycle().SetOnStarted(func() {
+		ui.Start()
+		if show != nil {
+			show(ui)
+		}
+		go func() {
+			t := time.NewTicker(statusEvery)
+			defer t.Stop()
+			for range t.C {
+				fyne.Do(ui.RefreshStatus)
+			}
+		}()
+	})
+	a.Lifecycle().SetOnStopped(func() {
+		// Reads use a session; end it so a tray left running in a
+		// shared account does not keep one open on the agent.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if c.LoggedIn() {
+			_ = c.Logout(ctx) // best effort: the agent expires sessions anyway
+		}
+		c.Close()
+	})
+	a.Run()
+	return nil
+}
+
+// opener maps -open to the window it opens.
+func opener(name string) (func(*gui.UI), error) {
+	switch name {
+	case "":
+		return nil, nil
+	case "status":
+		return func(u *gui.UI) { u.ShowStatus() }, nil
+	case "settings":
+		return func(u *gui.UI) { u.ShowSettings() }, nil
+	case "blocklog":
+		return func(u *gui.UI) { u.ShowBlockLog() }, nil
+	case "requests":
+		return func(u *gui.UI) { u.ShowRequests() }, nil
+	case "wizard":
+		return func(u *gui.UI) { u.ShowWizard() }, nil
+	case "about":
+		return func(u *gui.UI) { u.ShowAbout() }, nil
+	}
+	return nil, fmt.Errorf("unknown window %q for -open", name)
+}
+
+// version is the module version the binary was built from, "dev" for a
+// build from a work tree.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
