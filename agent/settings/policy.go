@@ -29,7 +29,8 @@ func ParseSpan(s string) (policy.Span, error) {
 // ToPolicy converts valid settings into policy profiles. Category ids not in
 // categories are left out and returned in unknown, so the caller can report
 // them (a parent may block a category that only a bundle not yet downloaded
-// provides; with no rules for it there is nothing to block).
+// provides; with no rules for it there is nothing to block). Nil categories
+// keeps every id, for callers that filter later.
 func ToPolicy(s Settings, categories []string) (profiles []policy.Profile, unknown []string, err error) {
 	if err := Validate(s, nil); err != nil {
 		return nil, nil, err
@@ -45,7 +46,7 @@ func ToPolicy(s Settings, categories []string) (profiles []policy.Profile, unkno
 			pp.YouTube = policy.YouTubeModerate
 		}
 		for _, c := range p.Block {
-			if slices.Contains(categories, c) {
+			if categories == nil || slices.Contains(categories, c) {
 				pp.Block = append(pp.Block, c)
 			} else if !slices.Contains(unknown, c) {
 				unknown = append(unknown, c)

@@ -208,6 +208,8 @@ var (
 	nameRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$`)
 	categoryRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 	spanRE     = regexp.MustCompile(`^(\d\d):(\d\d)-(\d\d):(\d\d)$`)
+	// publisherRE is agent/update's rule: the id names files.
+	publisherRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 )
 
 // Weekdays are the keys of Profile.Hours, index = time.Weekday.
@@ -296,15 +298,29 @@ func Validate(s Settings, known []string) error {
 		lan = append(lan, p)
 	}
 	v.listen(s.Listen, len(lan) > 0)
-	for i, su := range s.Updates.Servers {
-		u, err := url.Parse(su)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-			v.add(fmt.Sprintf("updates.servers[%d]", i), "bad server URL %q: want https://host/path", su)
+	pubs := map[string]bool{}
+	for i, src := range s.Updates.Sources {
+		sp := fmt.Sprintf("updates.sources[%d]", i)
+		if src.URL != "" {
+			u, err := url.Parse(src.URL)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+				v.add(sp+".url", "bad URL %q: want https://host/path", src.URL)
+			}
 		}
-	}
-	for i, k := range s.Updates.RootKeys {
-		if _, err := bundle.ParsePublicKey(k); err != nil || strings.ContainsAny(k, "\n#") {
-			v.add(fmt.Sprintf("updates.root_keys[%d]", i), "bad public key %q", k)
+		switch {
+		case !publisherRE.MatchString(src.Publisher):
+			v.add(sp+".publisher", "bad publisher id %q", src.Publisher)
+		case pubs[src.Publisher]:
+			v.add(sp+".publisher", "publisher %q listed twice", src.Publisher)
+		}
+		pubs[src.Publisher] = true
+		if len(src.RootKeys) == 0 {
+			v.add(sp+".root_keys", "at least one pinned root key is needed")
+		}
+		for j, k := range src.RootKeys {
+			if _, err := bundle.ParsePublicKey(k); err != nil || strings.ContainsAny(k, "\n#") {
+				v.add(fmt.Sprintf("%s.root_keys[%d]", sp, j), "bad public key %q", k)
+			}
 		}
 	}
 	if iv := time.Duration(s.Updates.Interval); iv != 0 && (iv < MinUpdateInterval || iv > MaxUpdateInterval) {

@@ -2,6 +2,7 @@ package settings_test
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,7 +29,8 @@ const goodDoc = `{
   "users": {"alice": "child", "lab1": "lab"},
   "listen": "0.0.0.0:3128",
   "lan_clients": ["192.168.10.0/24", "fd00::/8"],
-  "updates": {"servers": ["https://rules.example/greengate.bundle"], "interval": "6h"},
+  "updates": {"sources": [{"url": "https://rules.example/greengate.bundle", "publisher": "vendor",
+    "root_keys": ["greengate-test-root+c999bc63+Adj22KHH/waldkIrpAXpo8/AIsyvO3bOz6+C5kQHC3uJ"]}], "interval": "6h"},
   "log_retention_days": 30,
   "language": "zh"
 }`
@@ -113,7 +115,8 @@ func TestDecodeRejects(t *testing.T) {
 			"users": {"alice": "nobody"},
 			"listen": "0.0.0.0:99999",
 			"lan_clients": ["10.0.0.0/33"],
-			"updates": {"servers": ["ftp://x", "https://user:pw@h/x"], "root_keys": ["nope"], "interval": "1m"},
+			"updates": {"sources": [{"url": "ftp://x", "publisher": "v", "root_keys": ["nope"]},
+				{"url": "https://user:pw@h/x", "publisher": "v", "root_keys": []}], "interval": "1m"},
 			"log_retention_days": -1,
 			"language": "fr"}`,
 			paths: []string{
@@ -125,7 +128,8 @@ func TestDecodeRejects(t *testing.T) {
 				"profiles[1].youtube",
 				"profiles[2].name",
 				"default_profile", `users["alice"]`, "lan_clients[0]", "listen", "listen", // bad port; not loopback without valid lan_clients
-				"updates.servers[0]", "updates.servers[1]", "updates.root_keys[0]", "updates.interval",
+				"updates.sources[0].url", "updates.sources[0].root_keys[0]",
+				"updates.sources[1].url", "updates.sources[1].publisher", "updates.sources[1].root_keys", "updates.interval",
 				"log_retention_days", "language",
 			}},
 		{name: "public listen without lan", doc: `{"profiles":[{"name":"a","block":[]}],"listen":"0.0.0.0:8899"}`, paths: []string{"listen"}},
@@ -262,6 +266,33 @@ func TestToPolicyReportsUnknownCategories(t *testing.T) {
 	ps, unknown, err := settings.ToPolicy(s, []string{"adult"})
 	if err != nil || !slices.Equal(unknown, []string{"violence"}) || !slices.Equal(ps[0].Block, []string{"adult"}) || len(ps[1].Block) != 0 {
 		t.Fatalf("ToPolicy = %+v, %q, %v", ps, unknown, err)
+	}
+	ps, unknown, err = settings.ToPolicy(s, nil)
+	if err != nil || unknown != nil || !slices.Equal(ps[0].Block, []string{"adult", "violence"}) {
+		t.Fatalf("ToPolicy(nil) = %+v, %q, %v", ps, unknown, err)
+	}
+}
+
+func TestReadPasswordLineByLine(t *testing.T) {
+	t.Parallel()
+	in := strings.NewReader("old secret\r\nnew secret\nnew secret")
+	var out strings.Builder
+	var got []string
+	for range 3 {
+		pw, err := settings.ReadPassword(in, &out, "Password: ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, pw)
+	}
+	if !slices.Equal(got, []string{"old secret", "new secret", "new secret"}) || out.String() != strings.Repeat("Password: ", 3) {
+		t.Fatalf("read %q, printed %q", got, out.String())
+	}
+	if _, err := settings.ReadPassword(in, &out, ""); !errors.Is(err, io.EOF) {
+		t.Fatalf("at EOF: %v", err)
+	}
+	if _, err := settings.ReadPassword(strings.NewReader(strings.Repeat("x", 5000)+"\n"), &out, ""); err == nil {
+		t.Fatal("5000-byte password line accepted")
 	}
 }
 

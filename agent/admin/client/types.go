@@ -80,11 +80,22 @@ type Profile struct {
 
 // Updates says where rule bundles come from and whom to trust.
 type Updates struct {
-	Servers []string `json:"servers,omitempty"` // https URLs of bundle files
-	// RootKeys are pinned root public keys in rules/bundle's text form
-	// "<name>+<id>+<base64>".
-	RootKeys []string `json:"root_keys,omitempty"`
-	Interval Duration `json:"interval,omitzero"` // between checks; zero means the default
+	// Sources are the trusted publishers; their bundles layer in this
+	// order (vendor first, then school IT).
+	Sources  []UpdateSource `json:"sources,omitempty"`
+	Interval Duration       `json:"interval,omitzero"` // between checks; zero means the default
+}
+
+// UpdateSource is one publisher's bundle.
+type UpdateSource struct {
+	// URL of the bundle file, https (or http: bundles are signed). ""
+	// means the bundle only arrives by `greengate bundle install`.
+	URL string `json:"url,omitempty"`
+	// Publisher is the id the bundle must carry, e.g. "vendor".
+	Publisher string `json:"publisher"`
+	// RootKeys are the pinned root public keys in rules/bundle's text
+	// form "<name>+<id>+<base64>"; several allow a root to rotate.
+	RootKeys []string `json:"root_keys"`
 }
 
 // Grant is a temporary override. An empty Host is a pause of all filtering;
