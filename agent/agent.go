@@ -9,9 +9,9 @@
 //
 // With Config.Updates naming sources, the bundle updater (agent/update)
 // runs beside the proxy and every installed bundle rebuilds the engine.
-// What it does not do (yet, here): read parental settings (agent/settings)
-// or serve the admin API (agent/admin). Those plug in through EngineInputs
-// and buildEngine.
+// Parental settings (agent/settings) plug in through Config.Parental and
+// Rebuild; agent/service wires them and the admin API (agent/admin) around
+// an Agent.
 //
 // Concurrency: Engine and SetEngine are safe from any goroutine. Run is
 // called once.
@@ -73,6 +73,11 @@ type Config struct {
 	// Ready, when set, is called with the proxy's address once it accepts
 	// connections.
 	Ready func(net.Addr)
+	// Parental, when set, fills in the parental-settings fields of the
+	// inputs of every engine build (profiles, default profile, grants):
+	// agent/service wires agent/settings here. Nil runs on the single
+	// default profile.
+	Parental func(*EngineInputs)
 	// Updates configures signed rule bundles (agent/update): Sources are
 	// the trusted publishers; with none, the agent runs on the defaults and
 	// Lists alone. Dir "" means DataDir/bundles; Clock and Logger default to
@@ -88,6 +93,9 @@ type Agent struct {
 	events *blocklog.Log
 	proxy  *proxy.Proxy
 	update *update.Updater // nil without update sources
+
+	buildMu sync.Mutex       // one engine build at a time
+	bundles []*bundle.Bundle // in force; guarded by buildMu
 }
 
 // ErrNoDataDir is returned by New when Config.DataDir is empty.
@@ -129,7 +137,8 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		// Verified again from disk; falls back to .prev, then to none.
 		bundles, a.update = u.Load(), u
 	}
-	eng, err := buildEngine(EngineInputs{Lists: cfg.Lists, Bundles: bundles, Logger: cfg.Logger})
+	a.bundles = bundles
+	eng, err := buildEngine(a.inputs())
 	if err != nil {
 		return nil, err
 	}
@@ -181,13 +190,40 @@ func (a *Agent) SetEngine(e *policy.Engine) {
 // bundlesChanged rebuilds the engine when the updater installed or
 // dropped a bundle. A build failure keeps the engine in force.
 func (a *Agent) bundlesChanged(bs []*bundle.Bundle) {
-	eng, err := buildEngine(EngineInputs{Lists: a.cfg.Lists, Bundles: bs, Logger: a.log})
+	a.buildMu.Lock()
+	defer a.buildMu.Unlock()
+	eng, err := buildEngine(a.inputsWith(bs))
 	if err != nil {
 		a.log.Error("agent: rules with new bundles failed to build; keeping the engine in force", "err", err)
 		return
 	}
+	a.bundles = bs
 	a.SetEngine(eng)
 	a.log.Info("agent: bundles changed; engine swapped", "bundles", len(bs))
+}
+
+// Rebuild builds a new engine from the bundles in force and the current
+// Config.Parental inputs (after a settings edit, a grant or its expiry).
+// A failure keeps the engine in force and is returned.
+func (a *Agent) Rebuild() error {
+	a.buildMu.Lock()
+	defer a.buildMu.Unlock()
+	eng, err := buildEngine(a.inputsWith(a.bundles))
+	if err != nil {
+		return err
+	}
+	a.SetEngine(eng)
+	return nil
+}
+
+func (a *Agent) inputs() EngineInputs { return a.inputsWith(a.bundles) }
+
+func (a *Agent) inputsWith(bs []*bundle.Bundle) EngineInputs {
+	in := EngineInputs{Lists: a.cfg.Lists, Bundles: bs, Logger: a.log}
+	if a.cfg.Parental != nil {
+		a.cfg.Parental(&in)
+	}
+	return in
 }
 
 // Updater is the bundle updater, for status and "update now"; nil when
@@ -232,6 +268,14 @@ type EngineInputs struct {
 	Lists   []ListSpec
 	Bundles []*bundle.Bundle // verified by agent/update, in layering order
 	Logger  *slog.Logger
+
+	// Parental settings (agent/settings). Profiles, when any, replace the
+	// default profile; category ids no rules provide are dropped from them
+	// (nothing to block with) and logged. Default names the profile for
+	// requests naming none. Grants are active grants and pauses.
+	Profiles []policy.Profile
+	Default  string
+	Grants   []policy.Grant
 }
 
 // ─── buildEngine: the one place rules and settings become an Engine ───────
@@ -257,7 +301,10 @@ func buildEngine(in EngineInputs) (*policy.Engine, error) {
 		// are skipped, the rest of the bundle is used.
 		log.Warn("agent: bundle entries not in normal form skipped", "rejected", n)
 	}
-	profile := defaults.Profile()
+	profiles := []policy.Profile{defaults.Profile()}
+	if len(in.Profiles) > 0 {
+		profiles = slices.Clone(in.Profiles)
+	}
 	for _, l := range in.Lists {
 		st, err := b.AddFile(l.Category, l.Path)
 		if err != nil {
@@ -265,12 +312,26 @@ func buildEngine(in EngineInputs) (*policy.Engine, error) {
 		}
 		log.Info("agent: list loaded", "category", l.Category, "path", l.Path,
 			"entries", st.Entries, "rejected", st.Rejected()-st.Skipped[lists.ReasonDuplicate])
-		if !slices.Contains(profile.Block, l.Category) {
-			profile.Block = append(profile.Block, l.Category)
+		for i := range profiles {
+			if !slices.Contains(profiles[i].Block, l.Category) {
+				profiles[i].Block = append(slices.Clip(profiles[i].Block), l.Category)
+			}
 		}
 	}
 	cats, safe := b.Build()
-	eng, err := policy.New(policy.Config{Categories: cats, SafeSearch: safe, Profiles: []policy.Profile{profile}})
+	known := make(map[string]bool, len(cats))
+	for _, c := range cats {
+		known[c.ID] = true
+	}
+	for i := range profiles {
+		profiles[i].Block = slices.DeleteFunc(slices.Clone(profiles[i].Block), func(id string) bool {
+			if !known[id] {
+				log.Warn("agent: profile blocks a category no rules provide; skipped", "profile", profiles[i].Name, "category", id)
+			}
+			return !known[id]
+		})
+	}
+	eng, err := policy.New(policy.Config{Categories: cats, SafeSearch: safe, Profiles: profiles, Default: in.Default, Grants: in.Grants})
 	if err != nil {
 		return nil, fmt.Errorf("building policy engine: %w", err)
 	}
