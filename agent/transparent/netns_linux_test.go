@@ -1,0 +1,317 @@
+//go:build linux
+
+package transparent_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/greengate/greengate/agent/transparent"
+	"github.com/greengate/greengate/rules/defaults"
+	"github.com/greengate/greengate/rules/lists"
+	"github.com/greengate/greengate/rules/policy"
+	"github.com/greengate/greengate/rules/ruleset"
+)
+
+// The namespace test runs the agent and the origin as children of the test
+// binary inside their namespaces (`ip netns exec ns <test binary>`): setns
+// in the test process would move only one thread.
+const childEnv = "GREENGATE_TRANSPARENT_CHILD"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(childEnv) {
+	case "agent":
+		os.Exit(agentChild())
+	case "origin":
+		os.Exit(originChild())
+	}
+	os.Exit(m.Run())
+}
+
+func agentChild() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	var b ruleset.Builder
+	if err := defaults.Load(&b); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	if _, err := b.AddList("adult", "netns-test.txt", strings.NewReader("blocked.test\n"), lists.Options{Format: lists.Domains}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	cats, ss := b.Build()
+	eng, err := policy.New(policy.Config{Categories: cats, SafeSearch: ss, Profiles: []policy.Profile{defaults.Profile()}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	l, err := transparent.New(transparent.Config{
+		Engine: func() *policy.Engine { return eng },
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	err = l.ListenAndServe(ctx, func(net.Addr) { fmt.Println("READY") })
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	return 0
+}
+
+func originChild() int {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "origin"},
+		DNSNames: []string{"allowed.test", "blocked.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return 2
+	}
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	var out sync.Mutex
+	say := func(f string, a ...any) { out.Lock(); fmt.Printf(f+"\n", a...); out.Unlock() }
+	tl, err := tls.Listen("tcp", ":443", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	hl, err := net.Listen("tcp", ":80")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	go func() {
+		_ = http.Serve(tl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			say("CONN tls sni=%s", r.TLS.ServerName)
+			fmt.Fprintf(w, "origin tls sni=%s\n", r.TLS.ServerName)
+		}))
+	}()
+	go func() {
+		_ = http.Serve(hl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			say("CONN http host=%s", r.Host)
+			fmt.Fprintf(w, "origin http host=%s\n", r.Host)
+		}))
+	}()
+	say("READY")
+	select {}
+}
+
+// lab is two namespaces joined by a veth pair: the client side runs the
+// agent, the nft table and curl; the server side runs the origin.
+type lab struct {
+	cli, srv         string
+	srv4, srv6       string
+	agentLog, srvOut *lockedBuf
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func sh(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
+	return string(out), err
+}
+
+func mustSh(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := sh(t, args...); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("transparent namespace test needs root (network namespaces, nft); skipped")
+	}
+	for _, tool := range []string{"ip", "nft", "curl", "bash"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("transparent namespace test needs %s (scripts/deps.sh installs it); skipped", tool)
+		}
+	}
+	id := fmt.Sprintf("%05d", os.Getpid()%100000)
+	l := &lab{cli: "ggt" + id + "c", srv: "ggt" + id + "s", srv4: "10.232.1.2", srv6: "fd32:1::2",
+		agentLog: &lockedBuf{}, srvOut: &lockedBuf{}}
+	if out, err := sh(t, "ip", "netns", "add", l.cli); err != nil {
+		t.Skipf("cannot create network namespaces here (%v: %s); skipped", err, out)
+	}
+	t.Cleanup(func() { _, _ = sh(t, "ip", "netns", "del", l.cli) })
+	mustSh(t, "ip", "netns", "add", l.srv)
+	t.Cleanup(func() { _, _ = sh(t, "ip", "netns", "del", l.srv) })
+	mustSh(t, "ip", "link", "add", "gg"+id+"a", "netns", l.cli, "type", "veth", "peer", "name", "gg"+id+"b", "netns", l.srv)
+	for _, c := range [][]string{
+		{l.cli, "addr", "add", "10.232.1.1/24", "dev", "gg" + id + "a"},
+		{l.srv, "addr", "add", l.srv4 + "/24", "dev", "gg" + id + "b"},
+		{l.cli, "addr", "add", "fd32:1::1/64", "dev", "gg" + id + "a", "nodad"},
+		{l.srv, "addr", "add", l.srv6 + "/64", "dev", "gg" + id + "b", "nodad"},
+		{l.cli, "link", "set", "lo", "up"},
+		{l.srv, "link", "set", "lo", "up"},
+		{l.cli, "link", "set", "gg" + id + "a", "up"},
+		{l.srv, "link", "set", "gg" + id + "b", "up"},
+	} {
+		mustSh(t, append([]string{"ip", "-n"}, c...)...)
+	}
+	l.child(t, l.srv, "origin", l.srvOut)
+	l.child(t, l.cli, "agent", l.agentLog)
+	script := transparent.Ruleset(transparent.RulesetOptions{})
+	cmd := exec.Command("ip", "netns", "exec", l.cli, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v\n%s\n%s", err, out, script)
+	}
+	return l
+}
+
+// child starts the test binary as role inside ns and waits for READY.
+func (l *lab) child(t *testing.T, ns, role string, log *lockedBuf) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", ns, self, "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+role)
+	cmd.Stderr = log
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if sc.Text() == "READY" {
+				ready <- true
+			}
+			if role == "origin" {
+				l.srvOut.Write([]byte(sc.Text() + "\n"))
+			}
+		}
+		close(ready)
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatalf("%s exited before ready:\n%s", role, log)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s not ready:\n%s", role, log)
+	}
+}
+
+func (l *lab) curl(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	return sh(t, append([]string{"ip", "netns", "exec", l.cli, "curl", "-sS", "--max-time", "5", "--noproxy", "*"}, args...)...)
+}
+
+func TestEndpointModeInNamespaces(t *testing.T) {
+	l := newLab(t)
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		ok      bool
+		want    string
+		origin  string // a line the origin must (ok) or must not (!ok) print
+		agentIs string // a fragment the agent log must hold
+	}{
+		{"https allowed", []string{"-k", "--resolve", "allowed.test:443:" + l.srv4, "https://allowed.test/"},
+			true, "origin tls sni=allowed.test", "CONN tls sni=allowed.test", "orig=" + l.srv4 + ":443"},
+		{"https allowed over IPv6", []string{"-k", "--resolve", "allowed.test:443:[" + l.srv6 + "]", "https://allowed.test/v6"},
+			true, "origin tls sni=allowed.test", "", "orig=[" + l.srv6 + "]:443"},
+		{"https blocked", []string{"-k", "--resolve", "blocked.test:443:" + l.srv4, "https://blocked.test/"},
+			false, "", "CONN tls sni=blocked.test", ""},
+		{"http allowed", []string{"-H", "Host: allowed.test", "http://" + l.srv4 + "/"},
+			true, "origin http host=allowed.test", "CONN http host=allowed.test", ""},
+		{"http blocked gets the block page", []string{"-H", "Host: blocked.test", "http://" + l.srv4 + "/"},
+			true, "This page is blocked", "CONN http host=blocked.test", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := l.curl(t, tc.args...)
+			if tc.ok && (err != nil || !strings.Contains(out, tc.want)) {
+				t.Fatalf("curl: %v\n%s\nagent:\n%s", err, out, l.agentLog)
+			}
+			if !tc.ok && err == nil {
+				t.Fatalf("curl succeeded through a block: %s", out)
+			}
+			if tc.origin != "" {
+				reached := strings.Contains(l.srvOut.String(), tc.origin)
+				if reached != (tc.ok && !strings.Contains(tc.want, "blocked")) {
+					t.Fatalf("origin reached=%v for %s:\n%s", reached, tc.name, l.srvOut)
+				}
+			}
+			if tc.agentIs != "" && !strings.Contains(l.agentLog.String(), tc.agentIs) {
+				t.Fatalf("agent log lacks %q:\n%s", tc.agentIs, l.agentLog)
+			}
+		})
+	}
+	t.Run("QUIC (UDP 443) is dropped at the sender; UDP 8443 passes", func(t *testing.T) {
+		if out, err := sh(t, "ip", "netns", "exec", l.cli, "bash", "-c", "echo q > /dev/udp/"+l.srv4+"/443"); err == nil {
+			t.Fatalf("UDP 443 sent: %s", out)
+		}
+		if out, err := sh(t, "ip", "netns", "exec", l.cli, "bash", "-c", "echo q > /dev/udp/"+l.srv4+"/8443"); err != nil {
+			t.Fatalf("UDP 8443 refused: %v %s", err, out)
+		}
+	})
+	t.Run("a direct connection to the listener is refused", func(t *testing.T) {
+		out, err := l.curl(t, "http://127.0.0.1:3129/")
+		if err == nil {
+			t.Fatalf("direct use answered: %s", out)
+		}
+	})
+	_ = io.Discard
+}
