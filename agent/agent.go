@@ -33,6 +33,7 @@ import (
 
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/proxy"
+	"github.com/greengate/greengate/agent/transparent"
 	"github.com/greengate/greengate/agent/update"
 	"github.com/greengate/greengate/rules/bundle"
 	"github.com/greengate/greengate/rules/defaults"
@@ -73,6 +74,10 @@ type Config struct {
 	// Ready, when set, is called with the proxy's address once it accepts
 	// connections.
 	Ready func(net.Addr)
+	// Transparent, when set, is the address of the transparent listener
+	// (agent/transparent, Linux) for nft-redirected connections, served
+	// beside the proxy with the same engine and block log. "" means off.
+	Transparent string
 	// Parental, when set, fills in the parental-settings fields of the
 	// inputs of every engine build (profiles, default profile, grants):
 	// agent/service wires agent/settings here. Nil runs on the single
@@ -249,6 +254,33 @@ func (a *Agent) Run(ctx context.Context) error {
 		go func() {
 			defer uwg.Done()
 			_ = a.update.Run(uctx) // returns uctx's error
+		}()
+	}
+	if a.cfg.Transparent != "" {
+		// Listen before the proxy starts: with the nft redirect in place,
+		// a listener that is not there breaks every connection, so a
+		// failure here stops the agent loudly.
+		tl, terr := transparent.New(transparent.Config{
+			Listen: a.cfg.Transparent, Engine: a.Engine, Log: a.events, Clock: a.cfg.Clock, Logger: a.log,
+		})
+		var tln net.Listener
+		if terr == nil {
+			var lc net.ListenConfig
+			tln, terr = lc.Listen(ctx, "tcp", a.cfg.Transparent)
+		}
+		if terr != nil {
+			ucancel()
+			uwg.Wait()
+			_ = a.events.Close(context.WithoutCancel(ctx))
+			return fmt.Errorf("starting transparent mode on %s: %w", a.cfg.Transparent, terr)
+		}
+		a.log.Info("agent: transparent listener ready", "addr", tln.Addr().String())
+		uwg.Add(1)
+		go func() {
+			defer uwg.Done()
+			if err := tl.Serve(uctx, tln); err != nil {
+				a.log.Error("agent: transparent listener stopped", "err", err)
+			}
 		}()
 	}
 	err := a.proxy.ListenAndServe(ctx, ready)

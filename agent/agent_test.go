@@ -167,3 +167,52 @@ func TestCorruptBlockLogMovedAside(t *testing.T) {
 		t.Fatalf("corrupt log not moved aside: %v", m)
 	}
 }
+
+func TestTransparentListener(t *testing.T) {
+	t.Parallel()
+	t.Run("bad address stops Run", func(t *testing.T) {
+		t.Parallel()
+		a, err := agent.New(context.Background(), agent.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Transparent: "256.0.0.1:1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "transparent") {
+			t.Fatalf("Run: %v", err)
+		}
+	})
+	t.Run("a direct connection is refused", func(t *testing.T) {
+		t.Parallel()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		ready := make(chan net.Addr, 1)
+		a, err := agent.New(context.Background(), agent.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Transparent: addr,
+			Ready: func(a net.Addr) { ready <- a }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}()
+		<-ready
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+		if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
+			t.Fatalf("direct connection answered: %d %v", n, err)
+		}
+	})
+}

@@ -84,6 +84,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	dataDir := fs.String("data-dir", defaultDataDir(), "state directory (block log)")
 	ports := fs.String("connect-ports", "443", "ports HTTPS CONNECT may reach, comma-separated")
 	lan := fs.String("lan", "", "LAN mode: client networks allowed besides loopback, comma-separated CIDRs")
+	transp := fs.String("transparent", "", "also serve nft-redirected connections on this address (Linux; see greengate transparent enable), e.g. :3129")
 	verbose := fs.Bool("v", false, "log every decision-level detail (debug)")
 	fs.Var(&lists, "list", "block a list: CATEGORY=FILE (repeatable; any list format)")
 	fs.Usage = func() {
@@ -127,6 +128,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		ConnectPorts:   cports,
 		AllowedClients: allowed,
 		Logger:         log,
+		Transparent:    *transp,
 		Ready: func(addr net.Addr) {
 			fmt.Fprintf(e.stdout, "greengate: listening on http://%s\n", addr)
 		},

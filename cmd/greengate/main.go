@@ -31,10 +31,11 @@ type command struct {
 // commands is the table of subcommands. Add a line here and a file
 // cmd_<name>.go for a new one.
 var commands = map[string]command{
-	"bundle": {cmdBundle, "verify or install a signed rule bundle (bundle verify|install FILE)"},
-	"check":  {cmdCheck, "decide URLs or hosts against the rules"},
-	"lists":  {cmdLists, "inspect list files (lists stats FILE...)"},
-	"run":    {cmdRun, "run the filtering proxy in the foreground"},
+	"bundle":      {cmdBundle, "verify or install a signed rule bundle (bundle verify|install FILE)"},
+	"check":       {cmdCheck, "decide URLs or hosts against the rules"},
+	"lists":       {cmdLists, "inspect list files (lists stats FILE...)"},
+	"run":         {cmdRun, "run the filtering proxy in the foreground"},
+	"transparent": {cmdTransparent, "install or remove the nft redirect for transparent mode (Linux, root)"},
 }
 
 func main() {
