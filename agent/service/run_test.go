@@ -1,0 +1,150 @@
+//go:build !windows
+
+package service_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/greengate/greengate/agent"
+	"github.com/greengate/greengate/agent/admin/client"
+	"github.com/greengate/greengate/agent/service"
+	"github.com/greengate/greengate/agent/settings"
+)
+
+// TestRunAgentWiresSettingsGrantsAndAdmin runs what the service runs, on
+// temp dirs: the real agent and proxy, settings file, watcher, admin
+// socket and block log. Origins are a local test server (the agent's
+// dialer is pointed at it), so nothing leaves the machine.
+func TestRunAgentWiresSettingsGrantsAndAdmin(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	etc := filepath.Join(dir, "etc")
+	os.MkdirAll(etc, 0o755)
+	doc := `{"profiles":[{"name":"child","block":["adult"],"deny":["games.example"],"safe_search":true}]}`
+	if err := os.WriteFile(filepath.Join(etc, settings.SettingsFile), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "origin says hi to "+r.Host)
+	}))
+	defer origin.Close()
+	originAddr := origin.Listener.Addr().String()
+
+	ready := make(chan net.Addr, 1)
+	sock := filepath.Join(dir, "run", "admin.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- service.RunAgent(ctx, service.AgentConfig{
+			Settings: settings.Config{Dir: etc, StateDir: filepath.Join(dir, "state"), Hash: settings.HashParams{Time: 1, Memory: 64, Threads: 1}},
+			DataDir:  filepath.Join(dir, "data"),
+			Socket:   sock,
+			Listen:   "127.0.0.1:0",
+			Version:  "test",
+			Ready:    func(a net.Addr) { ready <- a },
+			Agent: func(c *agent.Config) {
+				c.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+					var d net.Dialer
+					return d.DialContext(ctx, network, originAddr)
+				}
+			},
+		})
+	}()
+	var proxyAddr net.Addr
+	select {
+	case proxyAddr = <-ready:
+	case err := <-done:
+		t.Fatalf("RunAgent ended early: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("proxy not ready in 10s")
+	}
+	pu, _ := url.Parse("http://" + proxyAddr.String())
+	browser := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu)}}
+	get := func(host string) int {
+		t.Helper()
+		resp, err := browser.Get("http://" + host + "/")
+		if err != nil {
+			t.Fatalf("GET %s: %v", host, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := get("games.example"); c != http.StatusForbidden {
+		t.Fatalf("settings deny: HTTP %d", c)
+	}
+	if c := get("homework.example"); c != http.StatusOK {
+		t.Fatalf("allowed site: HTTP %d", c)
+	}
+
+	c := client.New(client.Config{Socket: sock})
+	defer c.Close()
+	st, err := c.Status(ctx)
+	if err != nil || !st.Running || st.ProxyAddr != proxyAddr.String() || st.Version != "test" || st.RuleCounts["adult"] == 0 {
+		t.Fatalf("Status = %+v, %v", st, err)
+	}
+	if err := c.SetPassword(ctx, "", "parent-pass"); err != nil {
+		t.Fatal(err)
+	}
+	// A grant through the admin API reaches the engine at once.
+	if _, err := c.Grant(ctx, "parent-pass", "games.example", "", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if c := get("games.example"); c != http.StatusOK {
+		t.Fatalf("after the grant: HTTP %d", c)
+	}
+	// An edit of the file by hand reaches the engine through the watcher.
+	doc2 := `{"profiles":[{"name":"child","block":["adult"],"deny":["homework.example"],"safe_search":true}]}`
+	if err := settings.WriteFileAtomic(filepath.Join(etc, settings.SettingsFile), []byte(doc2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for get("homework.example") != http.StatusForbidden {
+		if time.Now().After(deadline) {
+			t.Fatal("edited settings not in force after 5s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A broken edit keeps the running settings and shows in the status.
+	os.WriteFile(filepath.Join(etc, settings.SettingsFile), []byte(`{"profiles":[{"name":"child","block":[],"deny":["a b"]}]}`), 0o600)
+	for {
+		st, _ = c.Status(ctx)
+		if st.SettingsError != "" {
+			break
+		}
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatal("bad edit not reported in the status")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if c := get("homework.example"); c != http.StatusForbidden {
+		t.Fatalf("a bad edit changed the filter: HTTP %d", c)
+	}
+
+	t0 := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("RunAgent = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunAgent did not stop within 10s")
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("stop took %s", d)
+	}
+	if _, err := c.Status(context.Background()); !errors.Is(err, client.ErrAgentNotRunning) {
+		t.Fatalf("Status after stop = %v", err)
+	}
+}
