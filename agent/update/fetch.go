@@ -144,10 +144,11 @@ func (u *Updater) check(ctx context.Context, s *sourceState) (err error) {
 func (u *Updater) install(s *sourceState, data []byte, now time.Time) (b *bundle.Bundle, changed bool, err error) {
 	sum := sha256.Sum256(data)
 	u.mu.Lock()
-	installed, cur, same := s.version, s.b, s.b != nil && sum == s.hash
+	installed, same := s.version, s.b != nil && sum == s.hash
 	u.mu.Unlock()
 	if same {
-		return cur, false, nil
+		b, err := bundle.Inspect(bytes.NewReader(data)) // identical to verified bytes
+		return b, false, err
 	}
 	b, err = Verify(data, s.src.Roots, s.src.Publisher, installed, now)
 	if err != nil {
@@ -157,7 +158,7 @@ func (u *Updater) install(s *sourceState, data []byte, now time.Time) (b *bundle
 		return nil, false, fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	u.mu.Lock()
-	s.b, s.version, s.hash, s.file = b, b.Version, sum, s.src.Publisher+".bundle"
+	s.setInstalled(b, data, sum, s.src.Publisher+".bundle")
 	u.mu.Unlock()
 	return b, true, nil
 }

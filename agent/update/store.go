@@ -1,6 +1,7 @@
 package update
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -55,7 +56,8 @@ func (u *Updater) Load() []*bundle.Bundle {
 		}
 	}
 	now := u.cfg.Clock()
-	for _, s := range u.srcs {
+	loaded := make([]*bundle.Bundle, len(u.srcs))
+	for i, s := range u.srcs {
 		s.run.Lock()
 		var loadErr error
 		for _, name := range []string{s.src.Publisher + ".bundle", s.src.Publisher + ".bundle.prev"} {
@@ -74,7 +76,8 @@ func (u *Updater) Load() []*bundle.Bundle {
 				continue
 			}
 			u.mu.Lock()
-			s.b, s.version, s.hash, s.file = b, b.Version, sha256.Sum256(data), name
+			s.setInstalled(b, data, sha256.Sum256(data), name)
+			loaded[i] = b
 			u.mu.Unlock()
 			u.log.Info("bundle loaded", "publisher", s.src.Publisher, "file", name, "version", b.Version)
 			break
@@ -84,11 +87,19 @@ func (u *Updater) Load() []*bundle.Bundle {
 		u.mu.Unlock()
 		s.run.Unlock()
 	}
-	bs := u.Bundles()
+	// The bundles just verified are returned as they are: decoding them
+	// again from the kept bytes would double the start-up cost.
+	_, hashes := u.valid()
 	u.changeMu.Lock()
-	u.notified = bs
+	u.notified = hashes
 	u.changeMu.Unlock()
-	return bs
+	var out []*bundle.Bundle
+	for _, b := range loaded {
+		if b != nil {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // cmpLoad keeps the first error: the current file's failure is the news.
@@ -105,10 +116,16 @@ func readCapped(path string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
+	// Sized from Stat so a 5 MB bundle is one 5 MB allocation, not
+	// ReadAll's doubling; the limit still holds if the file grows.
+	var buf bytes.Buffer
+	if st, err := f.Stat(); err == nil && st.Size() <= max {
+		buf.Grow(int(st.Size()) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
 		return nil, err
 	}
+	data := buf.Bytes()
 	if int64(len(data)) > max {
 		return nil, fmt.Errorf("%w: file over %d bytes", bundle.ErrTooLarge, max)
 	}

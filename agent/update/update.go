@@ -41,6 +41,7 @@
 package update
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -158,8 +159,8 @@ type Updater struct {
 
 	mu sync.Mutex // guards the mutable fields of every sourceState
 
-	changeMu sync.Mutex       // serialises OnChange
-	notified []*bundle.Bundle // the set OnChange last received
+	changeMu sync.Mutex // serialises OnChange
+	notified [][32]byte // hashes of the set OnChange last received
 }
 
 type sourceState struct {
@@ -167,10 +168,15 @@ type sourceState struct {
 	run sync.Mutex // serialises checks and installs of this source
 
 	// Guarded by Updater.mu.
-	b        *bundle.Bundle
-	version  uint64   // version floor for rollback; survives expiry
-	hash     [32]byte // of the installed file, so a re-served copy is a no-op
-	file     string   // base name b was loaded or installed as
+	//
+	// Only the verified file's bytes are kept, with the metadata: decoded,
+	// a 1M-domain bundle is ~35 MB of strings the Engine has copied
+	// already, against ~5 MB compressed. Bundles decodes afresh.
+	b        *bundle.Bundle // metadata only: Categories nil
+	raw      []byte         // the verified file
+	version  uint64         // version floor for rollback; survives expiry
+	hash     [32]byte       // of the installed file, so a re-served copy is a no-op
+	file     string         // base name b was loaded or installed as
 	etag     string
 	lastMod  string
 	st       Status
@@ -262,20 +268,50 @@ func defaultClient() *http.Client {
 	}}
 }
 
-// Bundles returns the installed bundles that are valid now, in source order.
+// Bundles returns the installed bundles that are valid now, in source
+// order, decoded afresh from the verified bytes: the caller owns them and
+// may drop them once the Engine is built.
 func (u *Updater) Bundles() []*bundle.Bundle {
+	raws, _ := u.valid()
+	return u.decode(raws)
+}
+
+// valid returns the bytes and hashes of the installed bundles valid now.
+func (u *Updater) valid() (raws [][]byte, hashes [][32]byte) {
 	now := u.cfg.Clock()
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	var out []*bundle.Bundle
 	for _, s := range u.srcs {
 		// A bundle that expired while installed is no longer used, as
 		// Load would not use it after a restart.
 		if s.b != nil && now.Before(s.b.Expires) {
-			out = append(out, s.b)
+			raws, hashes = append(raws, s.raw), append(hashes, s.hash)
 		}
 	}
+	return raws, hashes
+}
+
+func (u *Updater) decode(raws [][]byte) []*bundle.Bundle {
+	out := make([]*bundle.Bundle, 0, len(raws))
+	for _, raw := range raws {
+		// These bytes passed Verify and never left memory since, so
+		// decoding them without verifying again is safe.
+		b, err := bundle.Inspect(bytes.NewReader(raw))
+		if err != nil {
+			u.log.Error("decoding an installed bundle", "err", err) // cannot happen: it decoded before
+			continue
+		}
+		out = append(out, b)
+	}
 	return out
+}
+
+// setInstalled records b, verified from data, as s's installed bundle.
+// The caller holds u.mu.
+func (s *sourceState) setInstalled(b *bundle.Bundle, data []byte, sum [32]byte, file string) {
+	meta := *b
+	meta.Categories = nil
+	s.b, s.raw, s.version, s.hash, s.file = &meta, data, b.Version, sum, file
 }
 
 // Status returns the status of every source, in source order.
@@ -297,13 +333,13 @@ func (u *Updater) Status() []Status {
 func (u *Updater) notify() {
 	u.changeMu.Lock()
 	defer u.changeMu.Unlock()
-	cur := u.Bundles()
-	if slices.Equal(cur, u.notified) {
+	raws, hashes := u.valid()
+	if slices.Equal(hashes, u.notified) {
 		return
 	}
-	u.notified = cur
+	u.notified = hashes
 	if u.cfg.OnChange != nil {
-		u.cfg.OnChange(cur)
+		u.cfg.OnChange(u.decode(raws))
 	}
 }
 
