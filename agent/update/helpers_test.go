@@ -162,7 +162,7 @@ type origin struct {
 
 	mu      sync.Mutex
 	body    map[string][]byte // path -> bundle
-	mode    string            // "", "500", "hang", "truncate", "chunked-half", "huge-length", "huge-chunked", "no-etag"
+	mode    string            // "", "500", "hang", "trickle", "truncate", "chunked-half", "huge-length", "huge-chunked", "no-etag"
 	hits    int
 	full    int      // 200 answers
 	inm     []string // If-None-Match headers received
@@ -229,6 +229,21 @@ func (o *origin) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(1<<40))
 		w.WriteHeader(http.StatusOK)
 		w.Write(body)
+		return
+	case "trickle":
+		// Headers at once, then a byte now and then for ever: only the
+		// whole-check deadline stops it.
+		w.WriteHeader(http.StatusOK)
+		for r.Context().Err() == nil {
+			w.Write([]byte{0x47})
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-o.release:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
 		return
 	case "huge-chunked":
 		w.WriteHeader(http.StatusOK)

@@ -63,7 +63,7 @@ func TestVectors(t *testing.T) {
 			if got := u.Bundles(); len(got) != 1 || got[0].Version != max(v.Installed, 1) {
 				t.Errorf("Bundles() = %v", got)
 			}
-			if st.Failures != 1 || !st.LastSuccess.IsZero() && st.LastSuccess != vectorNow {
+			if st.Failures != 1 || !st.LastSuccess.Equal(vectorNow) || !st.LastCheck.Equal(vectorNow) {
 				t.Errorf("status %+v", st)
 			}
 		})
@@ -85,6 +85,7 @@ func TestNetworkFailures(t *testing.T) {
 		{"server error", "500", nil, update.ErrHTTPStatus},
 		{"not found", "", func(*testing.T) []byte { return nil }, update.ErrHTTPStatus},
 		{"hanging server hits the deadline", "hang", nil, context.DeadlineExceeded},
+		{"trickling body hits the deadline", "trickle", nil, context.DeadlineExceeded},
 		{"truncated download, length declared", "truncate", func(t *testing.T) []byte { return vendor.sign(t, 2, "adult", "x.example") }, io.ErrUnexpectedEOF},
 		{"truncated download, no length", "chunked-half", func(t *testing.T) []byte { return vendor.sign(t, 2, "adult", "x.example") }, bundle.ErrMalformed},
 		{"declared length over the cap", "huge-length", nil, bundle.ErrTooLarge},
