@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/greengate/greengate/rules/bundle"
@@ -121,7 +122,7 @@ func (u *Updater) check(ctx context.Context, s *sourceState) (err error) {
 	defer u.mu.Unlock()
 	s.st.LastCheck = now
 	if err != nil {
-		err = fmt.Errorf("checking %s for %s: %w", s.src.URL, s.src.Publisher, err)
+		err = fmt.Errorf("checking %s for %s: %w", s.shown, s.src.Publisher, err)
 		s.failures++
 		s.st.LastError = err
 		u.log.Warn("bundle refused or not fetched; keeping the installed one",
@@ -238,6 +239,7 @@ var checkNames = []struct {
 	{ErrStore, "writing to disk"},
 	{ErrHTTPStatus, "download"},
 	{context.DeadlineExceeded, "download deadline"},
+	{io.ErrUnexpectedEOF, "download"},
 }
 
 // FailedCheck names the check err failed, for people: "signature",
@@ -251,6 +253,9 @@ func FailedCheck(err error) string {
 		if errors.Is(err, c.err) {
 			return c.name
 		}
+	}
+	if _, ok := errors.AsType[*url.Error](err); ok {
+		return "download"
 	}
 	return "reading"
 }

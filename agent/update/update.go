@@ -164,8 +164,9 @@ type Updater struct {
 }
 
 type sourceState struct {
-	src Source
-	run sync.Mutex // serialises checks and installs of this source
+	src   Source
+	shown string     // src.URL, redacted
+	run   sync.Mutex // serialises checks and installs of this source
 
 	// Guarded by Updater.mu.
 	//
@@ -215,7 +216,12 @@ func New(cfg Config) (*Updater, error) {
 	cfg = withDefaults(cfg)
 	u := &Updater{cfg: cfg, log: cfg.Logger}
 	for _, s := range cfg.Sources {
-		u.srcs = append(u.srcs, &sourceState{src: s, st: Status{URL: s.URL, Publisher: s.Publisher}})
+		// Errors, logs and Status carry the URL without a password.
+		shown := s.URL
+		if pu, err := url.Parse(s.URL); err == nil && s.URL != "" {
+			shown = pu.Redacted()
+		}
+		u.srcs = append(u.srcs, &sourceState{src: s, shown: shown, st: Status{URL: shown, Publisher: s.Publisher}})
 	}
 	return u, nil
 }

@@ -470,3 +470,50 @@ func TestExpiryWhileInstalled(t *testing.T) {
 		t.Errorf("version floor lost: %+v", st)
 	}
 }
+
+// TestNoPasswordInErrors: a source URL with credentials (a school's
+// protected mirror) never shows them in errors, logs or Status.
+func TestNoPasswordInErrors(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	o.setMode("500")
+	src := vendorSource(t, o)
+	src.URL = strings.Replace(src.URL, "http://", "http://school:hunter2@", 1)
+	u := newUpdater(t, t.TempDir(), nil, src)
+	err := check(t, u)
+	st := u.Status()[0]
+	if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(st.URL, "hunter2") || strings.Contains(st.LastError.Error(), "hunter2") {
+		t.Errorf("password shown: %v / %s / %v", err, st.URL, st.LastError)
+	}
+}
+
+func TestFailedCheck(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	dir := t.TempDir()
+	u := newUpdater(t, dir, func(c *update.Config) { c.Timeout = 200 * time.Millisecond }, vendorSource(t, o))
+	_, verr := u.Install(vectorBytes(t, "expired.bundle"))
+	o.setMode("500")
+	herr := check(t, u)
+	o.Close() // nothing listens any more
+	nerr := check(t, u)
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"nil", nil, ""},
+		{"expired", verr, "expiry"},
+		{"HTTP 500", herr, "download"},
+		{"connection refused", nerr, "download"},
+		{"replay", bundle.ErrRollback, "version newer than installed"},
+		{"something else", errors.New("disk on fire"), "reading"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := update.FailedCheck(tt.err); got != tt.want {
+				t.Errorf("FailedCheck(%v) = %q, want %q", tt.err, got, tt.want)
+			}
+		})
+	}
+}
