@@ -21,8 +21,11 @@
 // defaults. Leftover temporary files from a crash are removed. A bundle is
 // used only while valid: one that expires while installed drops out of
 // [Updater.Bundles] (and so out of the Engine at the next OnChange), as
-// Load would drop it at a restart. ETags live in memory, so the first poll
-// after a restart downloads in full.
+// Load would drop it at a restart. So a server, or an attacker in the
+// path, that keeps serving an old bundle (a freeze) holds rules back at
+// most until that bundle expires; publishers choose the validity with
+// that in mind. ETags live in memory, so the first poll after a restart
+// downloads in full.
 //
 // Several publishers (a vendor and a school, say) are trusted at once; their
 // bundles layer on top of the defaults ([Assemble]) and never replace each
