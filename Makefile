@@ -4,7 +4,7 @@ LISTEN    ?= 127.0.0.1:8899
 FUZZTIME  ?= 3s
 BENCHTIME ?= 1x
 
-.PHONY: run test vet unit fuzz bench bench-matchers lint build deps tray
+.PHONY: run test vet unit fuzz bench bench-matchers bench-proxy lint build deps tray
 
 run: build
 	./bin/greengate run --listen $(LISTEN)
@@ -35,6 +35,9 @@ bench: bench-matchers
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 bench-matchers: ; cd bench/matchers && $(GO) test -count=1 -run Report -v -bench . -benchmem
+
+# wrk through GreenGate vs direct on loopback with a 1M-domain list (needs wrk).
+bench-proxy: ; ./scripts/bench-proxy.sh
 
 lint:
 	./scripts/lint.sh

@@ -257,8 +257,8 @@ func New(cfg Config) (*Proxy, error) {
 	p.tr = &http.Transport{
 		Proxy:                 nil, // never chain to an environment proxy: decided traffic goes where it was decided to go
 		DialContext:           p.dial,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   16,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256, // a page opens many connections to one CDN host; churn costs more than idle sockets
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
