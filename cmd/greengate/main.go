@@ -35,6 +35,9 @@ var commands = map[string]command{
 	"check":       {cmdCheck, "decide URLs or hosts against the rules"},
 	"lists":       {cmdLists, "inspect list files (lists stats FILE...)"},
 	"run":         {cmdRun, "run the filtering proxy in the foreground"},
+	"service":     {cmdService, "install, start, stop or remove the OS service (service install|uninstall|start|stop|status|run)"},
+	"settings":    {cmdSettings, "validate, show or apply parental settings; set the parent password"},
+	"status":      {cmdStatus, "show whether the filter runs, pauses, grants and rule counts"},
 	"transparent": {cmdTransparent, "install or remove the nft redirect for transparent mode (Linux, root)"},
 }
 
