@@ -1,12 +1,17 @@
 package proxy_test
 
 import (
+	"bufio"
 	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/greengate/greengate/agent/proxy"
 	"github.com/greengate/greengate/rules/hostname"
+	"github.com/greengate/greengate/rules/policy"
 )
 
 // FuzzParseAuthority: never panics; on success the host is in normal form
@@ -73,6 +78,44 @@ func FuzzPrefersChinese(f *testing.F) {
 			// A malformed (over-long) q-value counts as refused, so the
 			// prefix must change nothing.
 			t.Fatalf("%q: refused prefix changed the answer", s)
+		}
+	})
+}
+
+// FuzzRequestTarget plays a child typing URLs: whatever the request line,
+// the proxy never panics and never dials a blocked host, however the name
+// is spelled (case, trailing dots, percent-encoding, ports, userinfo, IDNA).
+func FuzzRequestTarget(f *testing.F) {
+	for _, s := range []string{"http://blocked.test/", "http://BLOCKED.test./x", "http://user@blocked.test:8080/",
+		"http://blocked%2etest/", "http://xn--blocked.test/", "http://allowed.test/?u=http://blocked.test/",
+		"http://[::1]:80/", "http://allowed.test@blocked.test/", "http://blocked.test%00.allowed.test/", "https://blocked.test/", "//blocked.test/"} {
+		f.Add(s, "blocked.test")
+	}
+	eng := testEngine(f, nil)
+	f.Fuzz(func(t *testing.T, target, hostHeader string) {
+		d := &dialer{}
+		p, err := proxy.New(proxy.Config{Engine: func() *policy.Engine { return eng }, DialContext: d.DialContext})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader("GET " + target + " HTTP/1.1\r\nHost: " + hostHeader + "\r\n\r\n")))
+		if err != nil {
+			return
+		}
+		req.RemoteAddr = "127.0.0.1:40000"
+		w := httptest.NewRecorder()
+		p.ServeHTTP(w, req)
+		for _, a := range d.dialled() {
+			h, _, err := net.SplitHostPort(a)
+			if err != nil {
+				t.Fatalf("%q: dialled unparseable %q", target, a)
+			}
+			if h == "blocked.test" || strings.HasSuffix(h, ".blocked.test") {
+				t.Fatalf("%q (Host %q): dialled blocked %q", target, hostHeader, a)
+			}
+			if n, err := hostname.NormalizeRequest(h); err != nil || n != h {
+				t.Fatalf("%q: dialled %q, not in normal form", target, a)
+			}
 		}
 	})
 }

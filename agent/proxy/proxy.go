@@ -27,7 +27,10 @@
 // peeked bytes are forwarded untouched and both directions are spliced.
 // Nothing is ever decrypted. A hello without SNI, or a tunnel that is not TLS,
 // follows Config.NoSNI; a hello that is malformed, too large or too slow
-// closes the tunnel (fail closed).
+// closes the tunnel (fail closed). With TLS Encrypted Client Hello only the
+// outer, public name is visible and is what is decided: blocking by provider
+// (a bundle's ECH-fronting entries) is the remedy, not refusing ECH, which
+// Chromium offers (as GREASE) to every server.
 //
 // # Safe search
 //
