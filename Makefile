@@ -4,7 +4,7 @@ LISTEN    ?= 127.0.0.1:8899
 FUZZTIME  ?= 3s
 BENCHTIME ?= 1x
 
-.PHONY: run test vet unit fuzz bench bench-matchers bench-proxy lint build deps tray
+.PHONY: run test vet cross unit fuzz bench bench-matchers bench-proxy lint build deps tray
 
 run: build
 	./bin/greengate run --listen $(LISTEN)
@@ -15,7 +15,7 @@ build:
 deps:
 	./scripts/deps.sh
 
-test: deps vet lint unit fuzz tray
+test: deps vet cross lint unit fuzz tray
 
 # The tray is the one cgo binary (Fyne/GL): building it proves the cgo side
 # links, which the headless gui tests cannot.
@@ -24,6 +24,12 @@ tray:
 
 vet:
 	$(GO) vet ./...
+
+# Every OS we ship: vet (which type-checks tests too) without cgo.
+CROSS ?= windows/amd64 darwin/arm64 linux/amd64
+cross:
+	@for t in $(CROSS); do echo "cross $$t"; \
+	  CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet ./agent/... ./cmd/greengate ./rules/... || exit 1; done
 
 unit:
 	$(GO) test -race -shuffle=on -count=1 ./...

@@ -4,6 +4,7 @@ package admin_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net"
 	"net/http"
@@ -461,4 +462,14 @@ func TestListenSocketModes(t *testing.T) {
 	if b, _ := os.ReadFile(f); string(b) != "precious" {
 		t.Fatal("Listen clobbered a regular file")
 	}
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func rawClient(sock string) *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}}}
 }

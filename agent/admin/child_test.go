@@ -4,11 +4,9 @@ package admin_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,16 +20,6 @@ import (
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/settings"
 )
-
-func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-
-func rawClient(sock string) *http.Client {
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		}}}
-}
 
 // TestMain lets the test binary play the child: run as an unprivileged
 // user it tries everything a child at the keyboard could, and prints what

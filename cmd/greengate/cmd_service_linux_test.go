@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/greengate/greengate/agent/settings"
+)
+
+// TestChildProcessHelper is not a test: re-executed as another user by
+// TestChildCannotStopTheService, it runs one greengate command and exits
+// with its code.
+func TestChildProcessHelper(t *testing.T) {
+	args := os.Getenv("GG_CMD_CHILD_ARGS")
+	if args == "" {
+		t.Skip("helper for TestChildCannotStopTheService")
+	}
+	code := run(context.Background(), &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, strings.Split(args, "\x1f"))
+	os.Exit(code)
+}
+
+// TestChildCannotStopTheService: a child's account (uid 65534) tries the
+// commands that would turn the filter off or reveal its settings.
+func TestChildCannotStopTheService(t *testing.T) {
+	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		t.Skip("needs root on Linux to run a command as uid 65534")
+	}
+	dir, err := os.MkdirTemp("", "gg-cmd-child-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	etc := filepath.Join(dir, "etc")
+	st, err := settings.Open(settings.Config{Dir: etc, StateDir: filepath.Join(dir, "state"), Hash: settings.HashParams{Time: 1, Memory: 64, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetPassword("", "parent-secret"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(settings.Default(), nil); err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	bin := filepath.Join(dir, "greengate.test")
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "admin.sock")
+	tests := []struct {
+		name   string
+		args   []string
+		stdin  string
+		code   int
+		stderr string
+		stdout string
+	}{
+		{"stop the service", []string{"service", "stop", "--dir", etc, "--password-stdin"}, "parent-secret\n", 1, "refused: only an administrator (root)", ""},
+		{"uninstall the service", []string{"service", "uninstall", "--dir", etc, "--password-stdin"}, "guess\n", 1, "refused: only an administrator (root)", ""},
+		{"install a fake one", []string{"service", "install", "--exe", "/bin/true"}, "", 1, "refused: only an administrator (root)", ""},
+		{"reset the password", []string{"settings", "password", "--socket", sock, "--dir", etc, "--password-stdin"}, "x\nchild-pass1\nchild-pass1\n", 1, "refused: only an administrator (root)", ""},
+		{"read the settings file", []string{"settings", "validate", filepath.Join(etc, settings.SettingsFile)}, "", 2, "permission denied", ""},
+		{"look at the status", []string{"service", "status", "--socket", sock}, "", 1, "", "agent: not answering"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(bin, "-test.run=^TestChildProcessHelper$")
+			cmd.Env = []string{"GG_CMD_CHILD_ARGS=" + strings.Join(tt.args, "\x1f"), "HOME=/nonexistent", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+			cmd.Stdin = strings.NewReader(tt.stdin)
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.code || !strings.Contains(errb.String(), tt.stderr) || !strings.Contains(out.String(), tt.stdout) {
+				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s", code, tt.code, out.String(), errb.String())
+			}
+			t.Logf("the child sees: %s%s", errb.String(), out.String())
+		})
+	}
+	// Nothing the child did changed the password.
+	if err := st.CheckPassword("parent-secret"); err != nil {
+		t.Fatalf("parent password after the child: %v", err)
+	}
+}
