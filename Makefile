@@ -4,7 +4,7 @@ LISTEN    ?= 127.0.0.1:8899
 FUZZTIME  ?= 3s
 BENCHTIME ?= 1x
 
-.PHONY: run test vet cross unit fuzz bench bench-matchers bench-proxy lint build deps tray
+.PHONY: run test vet cross package unit fuzz bench bench-matchers bench-proxy lint build deps tray
 
 run: build
 	./bin/greengate run --listen $(LISTEN)
@@ -47,3 +47,8 @@ bench-proxy: ; ./scripts/bench-proxy.sh
 
 lint:
 	./scripts/lint.sh
+
+# The .deb (dist/): static binary, systemd unit, default settings as a
+# conffile, maintainer scripts. nfpm is run at a pinned version via go run.
+package:
+	./installer/package.sh

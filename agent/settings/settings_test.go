@@ -490,3 +490,16 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// The .deb ships the defaults as its conffile; they must be Default().
+func TestPackagedSettingsAreTheDefaults(t *testing.T) {
+	t.Parallel()
+	packaged, err := os.ReadFile("../../installer/settings.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := settings.Encode(settings.Default())
+	if string(packaged) != string(want) {
+		t.Fatalf("installer/settings.json differs from settings.Default(); regenerate with `greengate settings default`:\n%s", packaged)
+	}
+}

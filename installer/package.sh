@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the GreenGate .deb into dist/: a static greengate binary, the
+# systemd unit, the default settings as a conffile, and the maintainer
+# scripts in installer/deb/. nfpm runs via `go run` at a pinned version, so
+# nothing but Go is needed.
+#
+#   VERSION=1.2.3 ARCH=arm64 installer/package.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NFPM=github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null | sed 's/^v//; s/^\([^0-9]\)/0.0.0+\1/')}
+VERSION=${VERSION:-0.0.0}
+ARCH=${ARCH:-$(go env GOARCH)}
+export VERSION ARCH
+mkdir -p dist/build
+CGO_ENABLED=0 GOOS=linux GOARCH="$ARCH" go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o dist/build/greengate ./cmd/greengate
+go run "$NFPM" package --config installer/nfpm.yaml --packager deb --target dist/
+ls -l dist/*.deb
