@@ -18,23 +18,6 @@ import (
 // leading dot keeps them out of a plain "ls" and never ends in ".bundle".
 const tmpPattern = ".*.bundle.tmp-*"
 
-// DefaultDir is where the agent keeps bundles unless configured otherwise:
-// a directory only an administrator can write.
-func DefaultDir() string {
-	switch runtime.GOOS {
-	case "windows":
-		pd := os.Getenv("ProgramData")
-		if pd == "" {
-			pd = `C:\ProgramData`
-		}
-		return filepath.Join(pd, "GreenGate", "bundles")
-	case "darwin":
-		return "/Library/Application Support/GreenGate/bundles"
-	default:
-		return "/var/lib/greengate/bundles"
-	}
-}
-
 // Load reads and verifies the bundles on disk, as at agent start, and
 // returns the valid ones in source order (possibly none: then the agent
 // uses its embedded defaults). For each source it tries

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/greengate/greengate/agent/settings"
 	"github.com/greengate/greengate/agent/update"
 	"github.com/greengate/greengate/rules/bundle"
 )
@@ -161,7 +163,8 @@ func bundleVerify(e *env, args []string) int {
 
 func bundleInstall(e *env, args []string) int {
 	f := newBundleFlags(e, "install", "FILE --root-key ROOT.pub... [--dir DIR] [--now T]")
-	dir := f.fs.String("dir", update.DefaultDir(), "bundle directory of the agent")
+	// Where the service keeps them (agent/service: DataDir/bundles).
+	dir := f.fs.String("dir", filepath.Join(settings.DefaultStateDir, "bundles"), "bundle directory of the agent")
 	file, now, ok := f.parse(args)
 	if !ok {
 		return 2
