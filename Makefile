@@ -4,7 +4,7 @@ LISTEN    ?= 127.0.0.1:8899
 FUZZTIME  ?= 3s
 BENCHTIME ?= 1x
 
-.PHONY: run test vet cross package unit fuzz bench bench-matchers bench-proxy lint build deps tray
+.PHONY: run test vet cross package package-test unit fuzz bench bench-matchers bench-proxy lint build deps tray
 
 run: build
 	./bin/greengate run --listen $(LISTEN)
@@ -52,3 +52,8 @@ lint:
 # conffile, maintainer scripts. nfpm is run at a pinned version via go run.
 package:
 	./installer/package.sh
+
+# Root only: dpkg -i the package, check it filters and resists a non-root
+# user, dpkg --purge. Changes this machine for ~30 s; not in `make test`.
+package-test: package
+	./installer/dpkg-test.sh
