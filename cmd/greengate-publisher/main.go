@@ -1,7 +1,8 @@
 // Command greengate-publisher makes GreenGate rule bundles: it generates
-// root and signing keys, certifies signing keys, signs bundle sources,
-// and verifies and inspects signed bundles. Run it without arguments for
-// the list of subcommands.
+// root and signing keys, certifies signing keys, builds bundles from list
+// files or URLs and signs them, verifies and inspects signed bundles, and
+// serves them to agents (with ETags, optionally rebuilding on a schedule).
+// Run it without arguments for the list of subcommands.
 package main
 
 import (
