@@ -8,12 +8,17 @@
 # machine and on whatever else runs on it; compare runs on one machine.
 # DURATION (default 5s) is each wrk run; DOMAINS (default 1000000) the list.
 #
-# Last run (2 cores shared with three other engineers' builds; noisy):
-#   direct   1 conn 21.0k req/s p50 38us  | proxy   1 conn  3.7k req/s p50 256us
-#   direct  16 conn 33.6k req/s p50 353us | proxy  16 conn 14.0k req/s p50 0.99ms
-#   direct 128 conn 33.3k req/s p50 3.4ms | proxy 128 conn  9.6k req/s p50 12.1ms
-#   p99 proxy: 2.4 ms, 7.1 ms, 141 ms. CONNECT 256 MiB: direct 402 MB/s, proxy
-#   295 MB/s. 1M domains: ready 0.83 s, RSS 120 MiB at ready, 85 MiB after load.
+# Last run, PEERS=1 (2 cores shared with three other engineers; noisy; req/s,
+# p50/p99 at 1 | 16 | 128 connections; wrk, origin and proxy share the cores):
+#   direct     15.7k 55us/1.5ms | 38.3k 0.31/39ms | 45.1k 2.7/19ms
+#   GreenGate   4.4k 215us/1.4ms| 16.4k 0.85/6.1ms| 14.3k 8.2/29ms  (1M-domain list)
+#   squid 5.7   3.0k 329us/1.2ms| 12.6k 1.1/4.7ms | 10.2k 10.8/36ms (919k dstdomain ACL)
+#   privoxy     3.1k 295us/3.1ms|  6.6k 2.1/21ms  |  6.8k 17/44ms   (no list)
+#   tinyproxy   2.0k 392us/3.6ms|  4.5k 2.9/18ms  |  4.4k 18/66ms   (no list; closes
+#               every connection, wrk counts those as read errors)
+#   ready with the list: GreenGate 0.57 s, squid 9.4 s. RSS: GreenGate 118 MiB at
+#   ready, 84 MiB after load; squid 93 MiB; privoxy and tinyproxy 5 MiB (no list).
+#   CONNECT, 256 MiB over TLS: direct 576 MB/s, through GreenGate 564 MB/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5s}
@@ -97,5 +102,94 @@ rss_end=$(ps -o rss= -p $agent | tr -d ' ')
 
 echo
 echo "agent with $DOMAINS domains: ready in ${ready}s; RSS $((rss_ready / 1024)) MiB at ready, $((rss_load / 1024)) MiB after wrk, $((rss_end / 1024)) MiB after the tunnel"
+
+[ "${PEERS:-0}" = 1 ] || { echo; echo "peers: run with PEERS=1 (needs squid, tinyproxy, privoxy installed)"; exit 0; }
+kill $agent 2>/dev/null || true
+
+# Peers on the same origin and the same wrk runs. Squid gets the same 1M
+# domains as a dstdomain ACL (its native list matcher); tinyproxy and privoxy
+# match their filters pattern by pattern, so they run without a list: their
+# figures are forwarding cost only.
+chmod 755 "$work"
+peer_bench() { # name port start-command...
+	local name=$1 port=$2
+	shift 2
+	local t0 t1 pid
+	t0=$(date +%s.%N)
+	"$@" >"$work/$name.out" 2>&1 &
+	pid=$!
+	pids+=($pid)
+	for _ in $(seq 600); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' -x "http://127.0.0.1:$port" "http://$HTTP/1k")" = 200 ] && break
+		kill -0 $pid 2>/dev/null || { echo "$name died:"; tail -5 "$work/$name.out"; return; }
+		sleep 0.1
+	done
+	t1=$(date +%s.%N)
+	echo
+	echo "$name: ready in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')s"
+	if [ "$name" = squid ]; then
+		echo "squid: listed $blocked answered $(curl -s -o /dev/null -w '%{http_code}' -x "http://127.0.0.1:$port" "http://$blocked/")"
+	fi
+	for c in 1 16 128; do
+		run_wrk "$name" $c "http://127.0.0.1:$port/" "$work/proxy.lua"
+	done
+	local rss=0 p
+	for p in $(pgrep -P $pid) $pid; do rss=$((rss + $(ps -o rss= -p "$p" 2>/dev/null || echo 0))); done
+	echo "$name: RSS $((rss / 1024)) MiB (with children) after wrk"
+	kill $pid 2>/dev/null || true
+	sleep 1
+}
+
+if command -v tinyproxy >/dev/null; then
+	cat >"$work/tinyproxy.conf" <<EOF
+User nobody
+Group nogroup
+Port 18901
+Listen 127.0.0.1
+Timeout 60
+MaxClients 512
+LogLevel Critical
+DisableViaHeader Yes
+EOF
+	peer_bench tinyproxy 18901 tinyproxy -d -c "$work/tinyproxy.conf"
+fi
+if command -v privoxy >/dev/null; then
+	cat >"$work/privoxy.conf" <<EOF
+confdir /etc/privoxy
+listen-address 127.0.0.1:18902
+max-client-connections 512
+keep-alive-timeout 5
+toggle 0
+EOF
+	peer_bench privoxy 18902 privoxy --no-daemon "$work/privoxy.conf"
+fi
+if command -v squid >/dev/null; then
+	# Squid refuses a dstdomain list where one entry is a subdomain of
+	# another; drop those (the parent covers them) and say how many are left.
+	awk '/^[^#]/ { d[$1] = 1 } END { for (x in d) { s = x; keep = 1
+		while ((i = index(s, ".")) > 0) { s = substr(s, i + 1); if (s in d) { keep = 0; break } }
+		if (keep) print "." x } }' "$work/bench.txt" >"$work/squid.list"
+	echo
+	echo "squid: $(wc -l <"$work/squid.list") entries after removing subdomains of other entries"
+	touch "$work/squid-cache.log" && chown proxy "$work/squid-cache.log" "$work"
+	cat >"$work/squid.conf" <<EOF
+http_port 127.0.0.1:18903
+acl bench dstdomain "$work/squid.list"
+http_access deny bench
+http_access allow localhost
+http_access deny all
+cache deny all
+cache_mem 8 MB
+access_log none
+cache_log $work/squid-cache.log
+pid_filename $work/squid.pid
+coredump_dir $work
+cache_effective_user proxy
+shutdown_lifetime 1 seconds
+via off
+forwarded_for delete
+EOF
+	peer_bench squid 18903 squid -N -f "$work/squid.conf"
+fi
 echo
-echo "peers (squid+squidGuard, e2guardian, privoxy, tinyproxy): not measured by this script yet"
+echo "not measured: squidGuard (needs its Berkeley DB built from the list) and e2guardian (its own list tree)"
