@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/greengate/greengate/agent/admin/client"
 	"github.com/greengate/greengate/agent/service"
 	"github.com/greengate/greengate/agent/settings"
+	"github.com/greengate/greengate/agent/sysproxy"
 )
 
 // version is stamped by release builds (-ldflags "-X main.version=...").
@@ -26,6 +29,8 @@ const serviceUsage = `usage: greengate service install|uninstall|start|stop|stat
   start       start it (administrator)
   stop        stop it (administrator and parent password)
   status      say whether it runs (anyone)
+  proxy-on    point the system's browsers at the filter, locked (administrator)
+  proxy-off   undo proxy-on (administrator and parent password)
   run         what the service manager runs: the agent with settings and admin API
 
 flags:`
@@ -44,6 +49,7 @@ func cmdService(ctx context.Context, e *env, args []string) int {
 	exe := fs.String("exe", "", "binary the service runs (install; default: this one)")
 	pwStdin := fs.Bool("password-stdin", false, "read the parent password from the first line of standard input")
 	verbose := fs.Bool("v", false, "debug logging (run)")
+	proxyAddr := fs.String("proxy", "", "proxy address for proxy-on (default: the settings' listen address)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, serviceUsage)
 		fs.PrintDefaults()
@@ -88,7 +94,7 @@ func cmdService(ctx context.Context, e *env, args []string) int {
 		return 0
 	case "status":
 		return serviceStatus(ctx, e, cfg, *socket)
-	case "install", "uninstall", "start", "stop":
+	case "install", "uninstall", "start", "stop", "proxy-on", "proxy-off":
 	default:
 		fmt.Fprintf(e.stderr, "greengate service: unknown action %q\n", action)
 		fs.Usage()
@@ -97,10 +103,23 @@ func cmdService(ctx context.Context, e *env, args []string) int {
 	if code := needAdmin(e, "service "+action); code != 0 {
 		return code
 	}
-	if action == "stop" || action == "uninstall" {
+	// dpkg's maintainer scripts (root, removing the package, which root
+	// can do without any password anyway) run proxy-off unattended.
+	fromPackage := os.Getenv("DPKG_MAINTSCRIPT_PACKAGE") == "greengate"
+	if (action == "stop" || action == "uninstall" || action == "proxy-off") && !fromPackage {
 		if code := needParentPassword(ctx, e, "service "+action, *dir, *socket, *pwStdin); code != 0 {
 			return code
 		}
+	}
+	switch action {
+	case "proxy-on":
+		return proxyOn(ctx, e, *dir, *proxyAddr)
+	case "proxy-off":
+		if err := (sysproxy.System{}).Remove(ctx); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintln(e.stdout, "greengate service proxy-off: browsers no longer sent to the filter")
+		return 0
 	}
 	m, err := service.NewManager(cfg)
 	if err != nil {
@@ -110,6 +129,11 @@ func cmdService(ctx context.Context, e *env, args []string) int {
 	case "install":
 		err = m.Install()
 	case "uninstall":
+		// The PAC is fail-closed: left in place it would stop all browsing
+		// once the filter is gone.
+		if perr := (sysproxy.System{}).Remove(ctx); perr != nil {
+			fmt.Fprintf(e.stderr, "greengate service uninstall: removing the system proxy settings: %v\n", perr)
+		}
 		err = m.Uninstall()
 	case "start":
 		err = m.Start()
@@ -216,4 +240,54 @@ func readPassword(e *env, prompt string, fromStdin bool) (string, error) {
 		out = io.Discard
 	}
 	return settings.ReadPassword(e.stdin, out, prompt)
+}
+
+// proxyOn points browsers at the filter, but only once the agent serves
+// its PAC: the PAC is fail-closed, and pointing browsers at one that does
+// not answer would stop all browsing.
+func proxyOn(ctx context.Context, e *env, dir, addr string) int {
+	if addr == "" {
+		store, err := settings.Open(settings.Config{Dir: dir, StateDir: dir})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "greengate service proxy-on: %v\n", err)
+			return 2
+		}
+		st, _ := store.Load() // defaults when missing
+		addr = st.Listen
+	}
+	t, err := sysproxy.NewTarget(addr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "greengate service proxy-on: %v\n", err)
+		return 2
+	}
+	if err := checkPAC(ctx, t.PAC); err != nil {
+		fmt.Fprintf(e.stderr, "greengate service proxy-on: refused: %v; start the service first\n", err)
+		return 1
+	}
+	if err := (sysproxy.System{}).Apply(ctx, t); err != nil {
+		fmt.Fprintf(e.stderr, "greengate service proxy-on: %v\n", err)
+		return 2
+	}
+	fmt.Fprintf(e.stdout, "greengate service proxy-on: browsers use %s\n", t.PAC)
+	return 0
+}
+
+func checkPAC(ctx context.Context, u string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	// Straight to the agent, never through a proxy from the environment.
+	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
+	if err != nil {
+		return fmt.Errorf("fetching %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "FindProxyForURL") {
+		return fmt.Errorf("%s does not serve a PAC (HTTP %d)", u, resp.StatusCode)
+	}
+	return nil
 }

@@ -1,0 +1,75 @@
+package sysproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// System applies the steps of the OS it runs on.
+type System struct {
+	// Root is prefixed to the files Linux steps write. "" means "/".
+	Root string
+	// Run runs one command line. Nil runs it with a 30 s deadline,
+	// skipping commands whose program is not installed.
+	Run func(ctx context.Context, cmd []string) error
+}
+
+func (s System) root() string {
+	if s.Root == "" {
+		return "/"
+	}
+	return s.Root
+}
+
+func (s System) run(ctx context.Context, cmd []string) error {
+	if s.Run != nil {
+		return s.Run(ctx, cmd)
+	}
+	if _, err := exec.LookPath(cmd[0]); err != nil {
+		return nil // e.g. no dconf on a machine without GNOME
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, cmd[0], cmd[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("running %s: %w: %s", strings.Join(cmd, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// applyLinux runs every Linux step; all are tried, errors are joined.
+func (s System) applyLinux(ctx context.Context, t Target) error {
+	var errs []error
+	for _, st := range LinuxSteps() {
+		if err := st.Apply(s.root(), t); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", st.Name, err))
+			continue
+		}
+		for _, c := range st.After {
+			if err := s.run(ctx, c); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", st.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s System) removeLinux(ctx context.Context) error {
+	var errs []error
+	for _, st := range LinuxSteps() {
+		if err := st.Remove(s.root()); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", st.Name, err))
+			continue
+		}
+		for _, c := range st.After {
+			if err := s.run(ctx, c); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", st.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,27 @@
+package sysproxy
+
+import (
+	"context"
+	"errors"
+)
+
+// Apply points this machine's browsers at t.
+func (s System) Apply(ctx context.Context, t Target) error {
+	cmds, err := WindowsCommands(t)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range cmds {
+		errs = append(errs, s.run(ctx, c))
+	}
+	return errors.Join(errs...)
+}
+
+// Remove undoes Apply; values already gone are not an error.
+func (s System) Remove(ctx context.Context) error {
+	for _, c := range WindowsRemoveCommands() {
+		_ = s.run(ctx, c)
+	}
+	return nil
+}
