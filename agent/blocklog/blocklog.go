@@ -189,7 +189,8 @@ type Log struct {
 	cancel   context.CancelFunc // aborts the writer's in-flight statement
 
 	closed   atomic.Bool
-	inflight atomic.Int64 // Record calls between the closed check and the send
+	inflight atomic.Int64  // Record calls between the closed check and the send
+	accepted atomic.Uint64 // events Record put on the queue
 	written  atomic.Uint64
 	dropped  atomic.Uint64
 	failed   atomic.Uint64
@@ -298,6 +299,7 @@ func (l *Log) Record(ev Event) bool {
 	}
 	select {
 	case l.queue <- ev:
+		l.accepted.Add(1)
 		return true
 	default:
 		l.dropped.Add(1)
@@ -315,9 +317,17 @@ func (l *Log) Stats() Stats {
 		Dropped:   l.dropped.Load(),
 		Failed:    l.failed.Load(),
 		Pruned:    l.pruned.Load(),
-		Queued:    len(l.queue) + int(l.pending.Load()),
+		Queued:    l.queued(),
 		LastError: lastErr,
 	}
+}
+
+// queued counts from totals rather than from the channel's length: an
+// event the writer has just received but not yet put in its batch is in
+// neither, and Stats must not lose sight of it.
+func (l *Log) queued() int {
+	n := int64(l.accepted.Load()) - int64(l.written.Load()) - int64(l.failed.Load())
+	return int(max(n, 0)) // a commit can be counted a moment before its Record
 }
 
 // ErrClosed is returned by Flush after Close.
