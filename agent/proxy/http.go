@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -156,6 +157,36 @@ func (p *Proxy) serveLocal(w http.ResponseWriter, r *http.Request) {
 		_, _ = copyBody(w, resp)
 		return
 	}
+	if r.URL.Path == PACPath {
+		p.servePAC(w, r)
+		return
+	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	http.Error(w, "GreenGate is a proxy: set it as your browser's HTTP and HTTPS proxy.", http.StatusBadRequest)
+}
+
+// PACPath is where the proxy serves a proxy auto-config file naming itself,
+// for system or browser settings that take a PAC URL
+// (http://127.0.0.1:8899/proxy.pac): the agent can then move without the
+// settings changing.
+const PACPath = "/proxy.pac"
+
+// servePAC answers with a PAC that sends everything but this machine's own
+// names through the address the request arrived on. There is no DIRECT
+// fallback: when the agent is down, browsing stops rather than going
+// unfiltered (fail closed).
+func (p *Proxy) servePAC(w http.ResponseWriter, r *http.Request) {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		http.Error(w, "GreenGate: no local address", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ns-proxy-autoconfig")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintf(w, `function FindProxyForURL(url, host) {
+	if (isPlainHostName(host) || host == "localhost" || shExpMatch(host, "127.*") || host == "::1" || host == "[::1]")
+		return "DIRECT";
+	return "PROXY %s";
+}
+`, local.String())
 }

@@ -53,6 +53,12 @@
 // directly anyway. CONNECT goes only to Config.ConnectPorts; plain HTTP only
 // to port 80, 443 and ports from 1024 up.
 //
+// # What it serves itself
+//
+// Requests addressed to the proxy rather than through it: /proxy.pac, a PAC
+// file naming the proxy with no DIRECT fallback (fail closed), and the "ask
+// a parent" page.
+//
 // # What it does not do
 //
 // It does not decrypt, cache, authenticate users, or log allowed traffic:

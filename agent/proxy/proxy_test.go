@@ -807,3 +807,18 @@ func TestShutdownClosesTunnels(t *testing.T) {
 		t.Fatal("tunnel still open after shutdown")
 	}
 }
+
+func TestPAC(t *testing.T) {
+	t.Parallel()
+	h := start(t, nil)
+	resp, err := http.Get("http://" + h.addr + proxy.PACPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ns-proxy-autoconfig" ||
+		!strings.Contains(string(b), `return "PROXY `+h.addr+`";`) || strings.Contains(string(b), "; DIRECT") {
+		t.Fatalf("%d %v\n%s", resp.StatusCode, resp.Header, b)
+	}
+}
