@@ -305,8 +305,8 @@ func (p *Proxy) ListenAndServe(ctx context.Context, ready func(net.Addr)) error 
 }
 
 // Serve serves proxy clients on ln until ctx ends, then shuts down: requests
-// in flight get DefaultShutdownTimeout to finish, tunnels are closed. It
-// returns nil after a shutdown caused by ctx.
+// in flight get DefaultShutdownTimeout to finish and are then cut, tunnels
+// are closed at once. It returns nil after a shutdown caused by ctx.
 func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	if !p.served.CompareAndSwap(false, true) {
 		return errors.New("serving proxy: Serve called twice")
@@ -331,13 +331,15 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), DefaultShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		// Requests still running (a long download) after the grace
+		// period are cut: stopping is what was asked for.
+		p.log.Info("proxy: shutdown grace period over; closing remaining connections", "err", err)
+		_ = srv.Close()
+	}
 	p.closeTunnels()
 	p.tr.CloseIdleConnections()
 	<-errc
-	if err != nil {
-		return fmt.Errorf("shutting down proxy on %s: %w", ln.Addr(), err)
-	}
 	return nil
 }
 
