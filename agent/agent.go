@@ -79,6 +79,9 @@ type Config struct {
 	// (agent/transparent, Linux) for nft-redirected connections, served
 	// beside the proxy with the same engine and block log. "" means off.
 	Transparent string
+	// LogMaxAge is how long block events are kept (the parent's
+	// log_retention_days). Zero means blocklog.DefaultMaxAge.
+	LogMaxAge time.Duration
 	// Parental, when set, fills in the parental-settings fields of the
 	// inputs of every engine build (profiles, default profile, grants):
 	// agent/service wires agent/settings here. Nil runs on the single
@@ -159,7 +162,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
 	path := filepath.Join(cfg.DataDir, "blocklog.db")
-	bl, moved, err := blocklog.OpenOrMoveAside(ctx, blocklog.Config{Path: path, Logger: cfg.Logger, Clock: cfg.Clock})
+	bl, moved, err := blocklog.OpenOrMoveAside(ctx, blocklog.Config{Path: path, Logger: cfg.Logger, Clock: cfg.Clock, MaxAge: cfg.LogMaxAge})
 	if err != nil {
 		return nil, fmt.Errorf("opening block log %s: %w", path, err)
 	}

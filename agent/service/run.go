@@ -109,10 +109,11 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	cur.Store(&st)
 
 	acfg := agent.Config{
-		Listen:  st.Listen,
-		DataDir: cfg.DataDir,
-		Logger:  log,
-		Clock:   cfg.Clock,
+		Listen:    st.Listen,
+		DataDir:   cfg.DataDir,
+		LogMaxAge: time.Duration(st.LogRetentionDays) * 24 * time.Hour,
+		Logger:    log,
+		Clock:     cfg.Clock,
 		Parental: func(in *agent.EngineInputs) {
 			s := cur.Load()
 			ps, _, err := settings.ToPolicy(*s, nil)
