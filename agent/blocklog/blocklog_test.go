@@ -693,13 +693,15 @@ func TestReopenKeepsData(t *testing.T) {
 	if st := l.Stats(); st.Written != 100 || st.Dropped != 1 {
 		t.Errorf("Stats = %+v", st)
 	}
-	l2 := open(t, blocklog.Config{Path: path})
+	// Retention off: the events are dated 2024, and age retention at open
+	// would race this query to delete them.
+	l2 := open(t, blocklog.Config{Path: path, MaxAge: -1})
 	got, err := l2.Query(ctxT(t), blocklog.Filter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 100 || got[0].Host != "h99.example" || got[99].Host != "h0.example" {
-		t.Errorf("after reopen: %d events, first %q", len(got), hosts(got)[:1])
+		t.Errorf("after reopen: %d events, first %q", len(got), hosts(got)[:min(1, len(got))])
 	}
 }
 
