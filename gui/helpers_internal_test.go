@@ -29,15 +29,31 @@ func newTestUI(t *testing.T, c Client, language string, saveCSV func(fyne.Window
 	return New(Config{App: a, Client: c, Now: func() time.Time { return testNow }, Go: func(f func()) { f() }, SaveCSV: saveCSV, Version: "test"})
 }
 
-// texts is every piece of text drawn inside o, in tree order.
+// texts is every piece of text drawn inside o, in tree order, skipping
+// anything hidden (a hidden button's label is not on screen).
 func texts(o fyne.CanvasObject) []string {
-	var out []string
-	for _, x := range test.LaidOutObjects(o) {
-		if t, ok := x.(*canvas.Text); ok && t.Text != "" && t.Visible() {
-			out = append(out, t.Text)
-		}
+	if o == nil || !o.Visible() {
+		return nil
 	}
-	return out
+	switch x := o.(type) {
+	case *canvas.Text:
+		if x.Text != "" {
+			return []string{x.Text}
+		}
+	case *fyne.Container:
+		var out []string
+		for _, c := range x.Objects {
+			out = append(out, texts(c)...)
+		}
+		return out
+	case fyne.Widget:
+		var out []string
+		for _, c := range test.WidgetRenderer(x).Objects() {
+			out = append(out, texts(c)...)
+		}
+		return out
+	}
+	return nil
 }
 
 // windowTexts is the text drawn in a window, overlays (dialogs) included.

@@ -30,14 +30,17 @@ type statusScreen struct {
 	blocked  *widget.Label
 	settings *widget.Label // the agent refused the last settings edit
 	bundles  *fyne.Container
-	rules    *fyne.Container
-	total    *widget.Label
-	message  *widget.Label
-	update   *widget.Button
-	pause15  *widget.Button
-	pause1h  *widget.Button
-	resume   *widget.Button
-	onStatus func(client.Status, error) // tells the tray what the agent said
+	// bundleErrs has one line per failing publisher, under the table: an
+	// update error is a sentence and needs the window's width.
+	bundleErrs *fyne.Container
+	rules      *fyne.Container
+	total      *widget.Label
+	message    *widget.Label
+	update     *widget.Button
+	pause15    *widget.Button
+	pause1h    *widget.Button
+	resume     *widget.Button
+	onStatus   func(client.Status, error) // tells the tray what the agent said
 }
 
 func newStatusScreen(e env, w fyne.Window, onStatus func(client.Status, error)) *statusScreen {
@@ -47,7 +50,8 @@ func newStatusScreen(e env, w fyne.Window, onStatus func(client.Status, error)) 
 	s.agent = widget.NewLabel("")
 	s.blocked = widget.NewLabel("")
 	s.settings = errorLabel("")
-	s.bundles = container.NewGridWithColumns(5)
+	s.bundles = container.NewGridWithColumns(4)
+	s.bundleErrs = container.NewVBox()
 	s.rules = container.NewGridWithColumns(2)
 	s.total = widget.NewLabel("")
 	s.message = errorLabel("")
@@ -63,7 +67,7 @@ func newStatusScreen(e env, w fyne.Window, onStatus func(client.Status, error)) 
 		container.NewVBox(s.message, container.NewHBox(s.update, s.pause15, s.pause1h, s.resume), s.agent),
 		nil, nil,
 		container.NewVScroll(container.NewVBox(
-			bold("status.bundles"), s.bundles,
+			bold("status.bundles"), s.bundles, s.bundleErrs,
 			widget.NewSeparator(),
 			s.total, s.rules,
 		)),
@@ -104,7 +108,8 @@ func (s *statusScreen) show(st client.Status, err error) {
 		return t.In(loc).Format("2006-01-02 15:04")
 	}
 	s.bundles.Objects = nil
-	for _, h := range []string{"status.col.publisher", "status.col.version", "status.col.lastsuccess", "status.col.lastcheck", "status.col.lasterror"} {
+	s.bundleErrs.Objects = nil
+	for _, h := range []string{"status.col.publisher", "status.col.version", "status.col.lastsuccess", "status.col.lastcheck"} {
 		s.bundles.Add(widget.NewLabelWithStyle(tr.T(h), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	}
 	for _, b := range st.Bundles {
@@ -112,12 +117,12 @@ func (s *statusScreen) show(st client.Status, err error) {
 		s.bundles.Add(widget.NewLabel(strconv.FormatUint(b.Version, 10)))
 		s.bundles.Add(widget.NewLabel(when(b.LastSuccess)))
 		s.bundles.Add(widget.NewLabel(when(b.LastCheck)))
-		e := errorLabel(b.LastError)
-		e.Truncation = fyne.TextTruncateEllipsis
-		e.Wrapping = fyne.TextWrapOff
-		s.bundles.Add(e)
+		if b.LastError != "" {
+			s.bundleErrs.Add(errorLabel(tr.T("status.bundleerror", map[string]any{"Publisher": b.Publisher, "Err": b.LastError})))
+		}
 	}
 	s.bundles.Refresh()
+	s.bundleErrs.Refresh()
 
 	s.rules.Objects = nil
 	total := 0

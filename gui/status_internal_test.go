@@ -9,6 +9,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/greengate/greengate/agent/admin/client"
 )
@@ -30,6 +31,12 @@ func TestStatusShowsBundlesAndCounts(t *testing.T) {
 		if !hasText(all, want) {
 			t.Errorf("status lacks %q; has %q", want, all)
 		}
+	}
+	if got := s.bundleErrs.Objects; len(got) != 1 || got[0].(*widget.Label).Text != "Last update from school-it failed: signature by unknown key. Filtering goes on with the rules already installed." {
+		t.Errorf("bundle errors = %v", got)
+	}
+	if hasText(all, "Resume filtering") {
+		t.Error("hidden resume button drawn")
 	}
 	if !s.pause15.Visible() || s.resume.Visible() {
 		t.Error("pause buttons hidden or resume shown while filtering")

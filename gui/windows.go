@@ -62,7 +62,7 @@ func (u *UI) closeWindow(key string) {
 func (u *UI) ShowStatus() *statusScreen {
 	var s *statusScreen
 	u.reopen[winStatus] = func() { u.ShowStatus() }
-	u.openWindow(winStatus, "window.status", fyne.NewSize(640, 420), func(w fyne.Window) fyne.CanvasObject {
+	u.openWindow(winStatus, "window.status", fyne.NewSize(720, 600), func(w fyne.Window) fyne.CanvasObject {
 		s = newStatusScreen(u.env(), w, u.setStatus)
 		return s.content
 	})

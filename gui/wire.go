@@ -161,7 +161,10 @@ func problemAt(path, msg string) problem {
 	if m == nil {
 		return problem{Profile: -1, Field: fieldGeneral, Message: strings.TrimPrefix(path+": "+msg, ": ")}
 	}
-	i, _ := strconv.Atoi(m[1]) // the pattern admits only digits
+	i, err := strconv.Atoi(m[1])
+	if err != nil { // more digits than an int holds: no profile of ours
+		return problem{Profile: -1, Field: fieldGeneral, Message: path + ": " + msg}
+	}
 	switch m[2] {
 	case fieldName, fieldCategories, fieldAllow, fieldDeny, fieldYouTube, fieldHours:
 		return problem{Profile: i, Field: m[2], Message: msg}
