@@ -822,3 +822,50 @@ func TestPAC(t *testing.T) {
 		t.Fatalf("%d %v\n%s", resp.StatusCode, resp.Header, b)
 	}
 }
+
+// TestSmuggling plays a child hiding a blocked request behind an allowed
+// one on the same connection.
+func TestSmuggling(t *testing.T) {
+	t.Parallel()
+	h := start(t, nil)
+	var seen atomic.Int64
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if strings.Contains(r.Host+r.RequestURI+string(b), "blocked") {
+			seen.Add(1)
+		}
+		fmt.Fprintf(w, "origin host=%s uri=%s", r.Host, r.RequestURI)
+	}))
+	t.Cleanup(o.Close)
+	t.Cleanup(func() {
+		if n := seen.Load(); n != 0 {
+			t.Errorf("origin saw %d requests naming the blocked host", n)
+		}
+	})
+	h.dial.route("allowed.test:80", o.Listener.Addr().String())
+	t.Run("pipelined requests are decided one by one", func(t *testing.T) {
+		body := rawRequest(t, h.addr,
+			"GET http://allowed.test/a HTTP/1.1\r\nHost: allowed.test\r\n\r\n"+
+				"GET http://blocked.test/b HTTP/1.1\r\nHost: blocked.test\r\nConnection: close\r\n\r\n")
+		if !strings.Contains(body, "origin host=allowed.test uri=/a") || !strings.Contains(body, "This page is blocked") {
+			t.Fatalf("got %q", body)
+		}
+	})
+	t.Run("Content-Length with Transfer-Encoding: the hidden request is decided too", func(t *testing.T) {
+		// The server reads the body by Transfer-Encoding (RFC 9112 6.3) and
+		// re-frames what it forwards, so the proxy and the origin cannot
+		// disagree on where the second request starts: it is a request of
+		// its own, decided and blocked here, never sent on.
+		body := rawRequest(t, h.addr,
+			"POST http://allowed.test/ HTTP/1.1\r\nHost: allowed.test\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"+
+				"0\r\n\r\nGET http://blocked.test/ HTTP/1.1\r\nHost: blocked.test\r\nConnection: close\r\n\r\n")
+		if strings.Count(body, "origin host=") != 1 || !strings.Contains(body, "This page is blocked") {
+			t.Fatalf("got %q", body)
+		}
+	})
+	for _, e := range h.ev.all() {
+		if e.Host != "blocked.test" {
+			t.Errorf("event %+v", e)
+		}
+	}
+}
