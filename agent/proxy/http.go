@@ -44,11 +44,11 @@ func (p *Proxy) onRequest(r *http.Request, gctx *goproxy.ProxyCtx) (*http.Reques
 	}
 
 	v := p.decideHTTP(&d, host, r.URL)
-	// What is decided is what is contacted: the request line's host. (The
+	// What is decided is what is contacted: the request line's host, in
+	// the normal form that was decided, so "Host.Example." and
+	// "host.example" are one destination. The Host header follows it (the
 	// server already ignores a Host header on an absolute URL, RFC 9112
-	// 3.2.2; this keeps it so if that ever changes.)
-	// The normal form is what is dialled too, so "Host.Example." and
-	// "host.example" are one destination, decided once.
+	// 3.2.2; setting it keeps that so if the server ever changes).
 	authority := hostPort(host, nport)
 	if r.URL.Port() == "" {
 		authority = strings.TrimSuffix(authority, ":"+port)
