@@ -21,6 +21,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"profiles":[{"name":"a","block":["adult"],"hours":{"mon":["07:00-24:00"]}}],"users":{"x":"a"}}`))
 	f.Add([]byte(`{"profiles":[{"name":"a","block":[]}],"PROFILES":[]}`))
 	f.Add([]byte(`{"profiles":null}`))
+	f.Add([]byte(`{"profiles":[{"name":"a","block":[]}],"users":{"A":"a","a":"a"},"listen":"127.0.0.1:1"}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte("\xef\xbb\xbf{}"))
 	f.Fuzz(func(t *testing.T, data []byte) {

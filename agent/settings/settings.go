@@ -21,8 +21,8 @@
 //
 // # Decoding and validation
 //
-// Decode is strict: unknown keys, trailing data, files over MaxFileSize and
-// wrong types are errors. Zero top-level scalars take the values in
+// Decode is strict: unknown keys, keys in the wrong case, repeated keys,
+// trailing data, files over MaxFileSize and wrong types are errors. Zero top-level scalars take the values in
 // ApplyDefaults (the one place defaults live). Validate checks everything at
 // once and returns every problem joined with errors.Join, each a *Problem
 // naming its key path: `profiles[1].allow[3]: bad host "a b": ...`.
@@ -161,6 +161,9 @@ func Decode(r io.Reader) (Settings, error) {
 func DecodeBytes(b []byte) (Settings, error) {
 	if len(b) > MaxFileSize {
 		return Settings{}, fmt.Errorf("%w: larger than %d bytes", ErrDecode, MaxFileSize)
+	}
+	if err := checkKeys(b); err != nil {
+		return Settings{}, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

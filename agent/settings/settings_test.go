@@ -26,7 +26,7 @@ const goodDoc = `{
     {"name": "lab", "block": [], "allow": ["school.example"], "allow_list_only": true, "safe_search": false}
   ],
   "default_profile": "teen",
-  "users": {"alice": "child", "lab1": "lab"},
+  "users": {"alice": "child", "Lab1": "lab", "lab1": "lab"},
   "listen": "0.0.0.0:3128",
   "lan_clients": ["192.168.10.0/24", "fd00::/8"],
   "updates": {"sources": [{"url": "https://rules.example/greengate.bundle", "publisher": "vendor",
@@ -101,6 +101,11 @@ func TestDecodeRejects(t *testing.T) {
 		{name: "trailing data", doc: `{"profiles":[{"name":"a","block":[]}]} {}`, decodeErr: "after the document"},
 		{name: "not json", doc: `profiles = child`, decodeErr: "line 1"},
 		{name: "empty", doc: ``, decodeErr: "EOF"},
+		{name: "key in the wrong case", doc: `{"profiles":[{"name":"a","block":[]}],"LISTEN":"0.0.0.0:1"}`, decodeErr: `LISTEN: key must be spelled "listen"`},
+		{name: "nested key in the wrong case", doc: `{"profiles":[{"name":"a","Block":[]}]}`, decodeErr: `profiles[0].Block: key must be spelled "block"`},
+		{name: "repeated key", doc: `{"listen":"127.0.0.1:1","profiles":[{"name":"a","block":[]}],"listen":"0.0.0.0:1"}`, decodeErr: "listen: key given twice"},
+		{name: "repeated user", doc: `{"profiles":[{"name":"a","block":[]}],"users":{"bob":"a","bob":"b"}}`, decodeErr: `users["bob"]: key given twice`},
+		{name: "repeated day", doc: `{"profiles":[{"name":"a","block":[],"hours":{"mon":[],"mon":["00:00-24:00"]}}]}`, decodeErr: `profiles[0].hours["mon"]: key given twice`},
 		{name: "no profiles", doc: `{"profiles":[]}`, paths: []string{"profiles"}},
 		{name: "every problem at once", doc: `{
 			"version": 2,
