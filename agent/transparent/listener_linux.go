@@ -419,7 +419,11 @@ func (l *chanListener) Addr() net.Addr { return l.addr }
 
 // Enable installs the endpoint-mode nft table (see Ruleset). Needs root.
 func Enable(ctx context.Context, o RulesetOptions) error {
-	return nft(ctx, Ruleset(o))
+	script, err := Ruleset(o)
+	if err != nil {
+		return err
+	}
+	return nft(ctx, script)
 }
 
 // Disable removes the table; removing a table that is not there is not an
@@ -427,6 +431,9 @@ func Enable(ctx context.Context, o RulesetOptions) error {
 func Disable(ctx context.Context, table string) error {
 	if table == "" {
 		table = TableName
+	}
+	if !plainName(table) {
+		return fmt.Errorf("removing nft table %q: %w", table, ErrBadName)
 	}
 	return nft(ctx, fmt.Sprintf("add table inet %s\ndelete table inet %s\n", table, table))
 }

@@ -194,7 +194,10 @@ func newLab(t *testing.T) *lab {
 	}
 	l.child(t, l.srv, "origin", l.srvOut)
 	l.child(t, l.cli, "agent", l.agentLog)
-	script := transparent.Ruleset(transparent.RulesetOptions{})
+	script, err := transparent.Ruleset(transparent.RulesetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command("ip", "netns", "exec", l.cli, "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(script)
 	if out, err := cmd.CombinedOutput(); err != nil {

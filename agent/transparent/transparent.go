@@ -92,22 +92,47 @@ type RulesetOptions struct {
 	Port  uint16 // the listener's port; 0 means 3129
 	Mark  int    // the agent's upstream mark; 0 means DefaultMark
 	Table string // "" means TableName
+	// LANInterface, when set, adds gateway mode: TCP 80 and 443 arriving
+	// on this interface from the machines behind it (a lab, a café) are
+	// redirected to the listener too, and their UDP 443 is dropped in the
+	// forward path. The machine's own traffic is filtered either way.
+	LANInterface string
 }
 
-// Ruleset returns the nft script for endpoint mode: redirect this machine's
+// ErrBadName is returned by Ruleset for a table or interface name that is
+// not a plain identifier: names are pasted into an nft script.
+var ErrBadName = errors.New("table or interface name must be 1-15 letters, digits, '-', '_' or '.'")
+
+func plainName(s string) bool {
+	if s == "" || len(s) > 15 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Ruleset returns the nft script: in every mode, redirect this machine's
 // outgoing TCP 80 and 443 to the listener, except the agent's own marked
-// connections and local destinations, and drop outgoing UDP 443 (QUIC).
-// It deletes an existing table of the same name first, so applying it twice
+// connections and local destinations, and drop outgoing UDP 443 (QUIC);
+// with LANInterface, the same for traffic routed from that interface. It
+// deletes an existing table of the same name first, so applying it twice
 // leaves one copy.
-func Ruleset(o RulesetOptions) string {
+func Ruleset(o RulesetOptions) (string, error) {
 	if o.Port == 0 {
 		o.Port = 3129
 	}
-	if o.Mark == 0 {
+	if o.Mark <= 0 {
 		o.Mark = DefaultMark
 	}
 	if o.Table == "" {
 		o.Table = TableName
+	}
+	if !plainName(o.Table) || (o.LANInterface != "" && !plainName(o.LANInterface)) {
+		return "", fmt.Errorf("writing nft ruleset for table %q, interface %q: %w", o.Table, o.LANInterface, ErrBadName)
 	}
 	var b strings.Builder
 	// "add table" then "delete table" makes the delete succeed whether or
@@ -125,9 +150,21 @@ func Ruleset(o RulesetOptions) string {
 		meta mark 0x%x return
 		udp dport 443 counter drop
 	}
-}
 `, o.Table, o.Mark, o.Port, o.Mark)
-	return b.String()
+	if o.LANInterface != "" {
+		fmt.Fprintf(&b, `	chain prerouting_nat {
+		type nat hook prerouting priority dstnat; policy accept;
+		iifname "%s" fib daddr type local return
+		iifname "%s" meta l4proto tcp th dport { 80, 443 } redirect to :%d
+	}
+	chain forward_filter {
+		type filter hook forward priority filter; policy accept;
+		iifname "%s" udp dport 443 counter drop
+	}
+`, o.LANInterface, o.LANInterface, o.Port, o.LANInterface)
+	}
+	b.WriteString("}\n")
+	return b.String(), nil
 }
 
 // decodeOrigDst4 reads a struct sockaddr_in as getsockopt(SO_ORIGINAL_DST)

@@ -1,6 +1,7 @@
 package transparent
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -16,10 +17,15 @@ func TestRuleset(t *testing.T) {
 		{"defaults", RulesetOptions{}, []string{"table inet greengate {", "meta mark 0x1 return", "redirect to :3129",
 			"fib daddr type local return", "udp dport 443 counter drop", "delete table inet greengate"}},
 		{"custom", RulesetOptions{Port: 8129, Mark: 0x2a, Table: "gg_test"}, []string{"table inet gg_test {", "meta mark 0x2a return", "redirect to :8129"}},
+		{"gateway", RulesetOptions{LANInterface: "eth1"}, []string{"type nat hook prerouting", `iifname "eth1" meta l4proto tcp th dport { 80, 443 } redirect to :3129`,
+			`iifname "eth1" udp dport 443 counter drop`, `iifname "eth1" fib daddr type local return`, "meta mark 0x1 return"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := Ruleset(tc.opt)
+			got, err := Ruleset(tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, w := range tc.want {
 				if !strings.Contains(got, w) {
 					t.Errorf("ruleset lacks %q:\n%s", w, got)
@@ -31,6 +37,21 @@ func TestRuleset(t *testing.T) {
 				t.Errorf("redirect before the mark exemption:\n%s", got)
 			}
 		})
+	}
+}
+
+func TestRulesetRefusesInjection(t *testing.T) {
+	t.Parallel()
+	for _, o := range []RulesetOptions{
+		{LANInterface: `eth0" accept; }`},
+		{LANInterface: "eth0\nflush ruleset"},
+		{Table: "gg; flush ruleset"},
+		{LANInterface: "averyveryverylongname"},
+		{Table: "x y"},
+	} {
+		if s, err := Ruleset(o); !errors.Is(err, ErrBadName) || s != "" {
+			t.Errorf("%+v: %v %q", o, err, s)
+		}
 	}
 }
 
