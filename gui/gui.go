@@ -22,11 +22,29 @@
 // # Using it
 //
 //	ui := gui.New(gui.Config{App: a, Client: c})
-//	ui.ShowStatus()      // or ShowSettings, ShowBlockLog, ShowRequests
-//	m := ui.TrayMenu(st) // rebuilt whenever the agent's state changes
+//	ui.SetTray(func(m *fyne.Menu, icon fyne.Resource) { ... }) // if there is a tray
+//	ui.Start()        // first run: opens the wizard
+//	ui.ShowStatus()   // or ShowSettings, ShowBlockLog, ShowRequests, ShowAbout
+//	ui.RefreshStatus() // from a ticker, through fyne.Do: updates the tray
 //
-// A screen that needs the password asks for it with the login dialog and
-// passes it on to the one call that needs it; the password is never kept.
+// # The password
+//
+// Status needs no password: a child may see that filtering is on. Settings,
+// block log and requests open on a login (Client.Login, which also opens the
+// agent session their reads need); the window keeps the password for its
+// changes (save, allow a site, grant a request) until it is closed, which
+// drops its content and the password with it. Pause and "update now" from
+// the status window or the tray ask for it each time (Client.CheckPassword)
+// and pass it to that one call. The agent checks it on every change anyway.
+//
+// # Language
+//
+// English or Simplified Chinese: the PrefLanguage preference if set, else
+// the system locale (any zh locale gets Simplified Chinese). The words live
+// in translations/*.json, go-i18n files as fyne.io/fyne/v2/lang reads them;
+// the lookup is a small Translator rather than lang itself because lang
+// takes its language from the system locale with no public way to override
+// it, and the setting must switch the open windows at once.
 //
 // # Concurrency
 //

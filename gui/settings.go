@@ -43,6 +43,9 @@ type settingsScreen struct {
 	cur int // index of the profile shown
 
 	profile        *widget.Select
+	newName        *widget.Entry
+	addProfile     *widget.Button
+	delProfile     *widget.Button
 	categories     map[string]*widget.Check // by category ID
 	allow          *widget.Entry
 	deny           *widget.Entry
@@ -223,7 +226,25 @@ func (s *settingsScreen) build(st client.Settings, catIDs []string) {
 		container.NewTabItem(tr.T("settings.tab.hours"), container.NewScroll(hoursTab)),
 		container.NewTabItem(tr.T("settings.tab.users"), container.NewVScroll(usersTab)),
 	)
-	top := container.NewVBox(container.NewBorder(nil, nil, widget.NewLabel(tr.T("settings.profile")), nil, s.profile), s.errs[fieldName])
+	s.newName = widget.NewEntry()
+	s.newName.SetPlaceHolder(tr.T("settings.profile.newname"))
+	s.addProfile = widget.NewButton(tr.T("settings.profile.add"), func() {
+		if err := s.doAddProfile(s.newName.Text); err != "" {
+			s.setErr(fieldName, err)
+			return
+		}
+		s.newName.SetText("")
+	})
+	s.delProfile = widget.NewButton(tr.T("settings.profile.delete"), func() {
+		if err := s.doDeleteProfile(); err != "" {
+			s.setErr(fieldName, err)
+		}
+	})
+	top := container.NewVBox(
+		container.NewBorder(nil, nil, widget.NewLabel(tr.T("settings.profile")),
+			container.NewHBox(s.delProfile, container.NewGridWrap(fyne.NewSize(160, s.newName.MinSize().Height), s.newName), s.addProfile),
+			s.profile),
+		s.errs[fieldName])
 	bottom := container.NewVBox(s.errs[fieldGeneral], container.NewBorder(nil, nil, nil, s.save, s.saved))
 	s.content.Objects = []fyne.CanvasObject{container.NewBorder(top, bottom, nil, nil, tabs)}
 	s.content.Refresh()
@@ -334,6 +355,65 @@ func (s *settingsScreen) show(i int) {
 	for _, f := range []string{fieldName, fieldCategories, fieldAllow, fieldDeny, fieldYouTube, fieldHours} {
 		s.setErr(f, s.fieldErrs[i][f])
 	}
+}
+
+// doAddProfile adds a profile named name, starting as a copy of the one
+// shown without its own lists, and shows it. It returns a problem to show,
+// or "". The agent checks the name's form on save; here only what would
+// make the screen itself ambiguous is refused.
+func (s *settingsScreen) doAddProfile(name string) string {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return s.env.tr.T("settings.profile.noname")
+	case s.profileIndex(name) >= 0:
+		return s.env.tr.T("settings.profile.exists", map[string]any{"Name": name})
+	}
+	p := s.st.Profiles[s.cur]
+	p.Name = name
+	p.Block = slices.Clone(p.Block)
+	p.Allow, p.Deny = nil, nil
+	p.Hours = maps.Clone(p.Hours)
+	s.st.Profiles = append(s.st.Profiles, p)
+	s.profilesChanged()
+	s.show(len(s.st.Profiles) - 1)
+	return ""
+}
+
+// doDeleteProfile removes the profile shown, unless it is the last one or
+// still in use: the agent would refuse a settings file whose users or
+// default point at a profile that is gone.
+func (s *settingsScreen) doDeleteProfile() string {
+	tr := s.env.tr
+	name := s.st.Profiles[s.cur].Name
+	switch {
+	case len(s.st.Profiles) == 1:
+		return tr.T("settings.profile.last")
+	case s.defaultProfile.Selected == name:
+		return tr.T("settings.profile.isdefault", map[string]any{"Name": name})
+	}
+	for user, prof := range s.userMap() {
+		if prof == name {
+			return tr.T("settings.profile.inuse", map[string]any{"Name": name, "User": user})
+		}
+	}
+	s.st.Profiles = slices.Delete(s.st.Profiles, s.cur, s.cur+1)
+	s.fieldErrs = map[int]map[string]string{} // indices moved
+	s.profilesChanged()
+	s.show(0)
+	return ""
+}
+
+// profilesChanged refreshes every list of profile names on the screen.
+func (s *settingsScreen) profilesChanged() {
+	names := s.profileNames()
+	s.profile.SetOptions(names)
+	s.defaultProfile.SetOptions(names)
+	for _, o := range s.users.Objects {
+		grid := o.(*fyne.Container).Objects[0].(*fyne.Container)
+		grid.Objects[1].(*widget.Select).SetOptions(names)
+	}
+	s.save.Enable()
 }
 
 func (s *settingsScreen) profileNames() []string {

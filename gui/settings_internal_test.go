@@ -142,3 +142,51 @@ func TestSettingsEditsReachTheAgent(t *testing.T) {
 		t.Errorf("child changed: %+v", child)
 	}
 }
+
+func TestSettingsAddAndDeleteProfiles(t *testing.T) {
+	f := newFake(t, "Settings", "Status", "SaveSettings")
+	f.password = "secret1"
+	u := newTestUI(t, f, LangEnglish, nil)
+	s := u.showSettingsWith("secret1")
+
+	steps := []struct {
+		name    string
+		do      func()
+		wantErr string
+		want    []string // profile names after the step
+	}{
+		{"add a lab profile", func() { s.newName.SetText("lab"); test.Tap(s.addProfile) }, "", []string{"child", "teen", "lab"}},
+		{"no duplicate", func() { s.newName.SetText("teen"); test.Tap(s.addProfile) }, "There is already a profile named “teen”.", []string{"child", "teen", "lab"}},
+		{"no empty name", func() { s.newName.SetText("  "); test.Tap(s.addProfile) }, "Type a name for the new profile.", []string{"child", "teen", "lab"}},
+		{"teen is used by mia", func() { s.profile.SetSelected("teen"); test.Tap(s.delProfile) }, "“teen” is used by account mia; change that on the Users tab first.", []string{"child", "teen", "lab"}},
+		{"child is the default", func() { s.profile.SetSelected("child"); test.Tap(s.delProfile) }, "“child” is the profile for other accounts; choose another one on the Users tab first.", []string{"child", "teen", "lab"}},
+		{"delete lab", func() { s.profile.SetSelected("lab"); test.Tap(s.delProfile) }, "", []string{"child", "teen"}},
+	}
+	for _, st := range steps {
+		s.setErr(fieldName, "")
+		st.do()
+		if got := s.errs[fieldName].Text; got != st.wantErr {
+			t.Errorf("%s: error = %q, want %q", st.name, got, st.wantErr)
+		}
+		if got := s.profileNames(); !slices.Equal(got, st.want) || !slices.Equal(s.profile.Options, st.want) || !slices.Equal(s.defaultProfile.Options, st.want) {
+			t.Errorf("%s: profiles %q, select %q, default select %q; want %q", st.name, got, s.profile.Options, s.defaultProfile.Options, st.want)
+		}
+	}
+
+	// A new profile starts from the one shown, without its own lists.
+	s.profile.SetSelected("teen")
+	s.allow.SetText("scratch.mit.edu")
+	s.newName.SetText("teen2")
+	test.Tap(s.addProfile)
+	if s.profile.Selected != "teen2" || s.allow.Text != "" {
+		t.Errorf("after add: shown %q, allow %q", s.profile.Selected, s.allow.Text)
+	}
+	test.Tap(s.save)
+	p := f.saved[0].Profiles[2]
+	if p.Name != "teen2" || !slices.Equal(p.Block, []string{"adult"}) || p.YouTube != "moderate" || p.Allow != nil {
+		t.Errorf("saved new profile = %+v", p)
+	}
+	if got := f.saved[0].Profiles[1].Allow; !slices.Equal(got, []string{"scratch.mit.edu"}) {
+		t.Errorf("teen's allow list = %q", got)
+	}
+}
