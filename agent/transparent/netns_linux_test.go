@@ -13,7 +13,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -116,16 +115,35 @@ func originChild() int {
 			fmt.Fprintf(w, "origin http host=%s\n", r.Host)
 		}))
 	}()
+	for _, port := range []string{"443", "8443"} {
+		pc, err := net.ListenPacket("udp", ":"+port)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		go func() {
+			buf := make([]byte, 64)
+			for {
+				if _, _, err := pc.ReadFrom(buf); err != nil {
+					return
+				}
+				say("UDP %s", port)
+			}
+		}()
+	}
 	say("READY")
 	select {}
 }
 
-// lab is two namespaces joined by a veth pair: the client side runs the
-// agent, the nft table and curl; the server side runs the origin.
+// lab is network namespaces joined by veth pairs. Endpoint mode: the client
+// namespace runs the agent, the nft table and curl; the server namespace
+// the origin. Gateway mode: a router namespace between them runs the agent
+// and the table, and forwards.
 type lab struct {
-	cli, srv         string
-	srv4, srv6       string
-	agentLog, srvOut *lockedBuf
+	cli, srv, agentNS string
+	srv4, srv6        string
+	lanIP             string // the agent's address as the client sees it
+	agentLog, srvOut  *lockedBuf
 }
 
 type lockedBuf struct {
@@ -160,7 +178,26 @@ func mustSh(t *testing.T, args ...string) {
 	}
 }
 
-func newLab(t *testing.T) *lab {
+func addNS(t *testing.T, name string) {
+	t.Helper()
+	if out, err := sh(t, "ip", "netns", "add", name); err != nil {
+		t.Skipf("cannot create network namespaces here (%v: %s); skipped", err, out)
+	}
+	t.Cleanup(func() { _, _ = sh(t, "ip", "netns", "del", name) })
+	mustSh(t, "ip", "-n", name, "link", "set", "lo", "up")
+}
+
+// veth joins two namespaces and gives each end an address.
+func veth(t *testing.T, a, aName, aAddr, b, bName, bAddr string) {
+	t.Helper()
+	mustSh(t, "ip", "link", "add", aName, "netns", a, "type", "veth", "peer", "name", bName, "netns", b)
+	mustSh(t, "ip", "-n", a, "addr", "add", aAddr, "dev", aName)
+	mustSh(t, "ip", "-n", b, "addr", "add", bAddr, "dev", bName)
+	mustSh(t, "ip", "-n", a, "link", "set", aName, "up")
+	mustSh(t, "ip", "-n", b, "link", "set", bName, "up")
+}
+
+func newLab(t *testing.T, gateway bool) *lab {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("transparent namespace test needs root (network namespaces, nft); skipped")
@@ -171,34 +208,37 @@ func newLab(t *testing.T) *lab {
 		}
 	}
 	id := fmt.Sprintf("%05d", os.Getpid()%100000)
-	l := &lab{cli: "ggt" + id + "c", srv: "ggt" + id + "s", srv4: "10.232.1.2", srv6: "fd32:1::2",
-		agentLog: &lockedBuf{}, srvOut: &lockedBuf{}}
-	if out, err := sh(t, "ip", "netns", "add", l.cli); err != nil {
-		t.Skipf("cannot create network namespaces here (%v: %s); skipped", err, out)
+	mode := "e"
+	if gateway {
+		mode = "g"
 	}
-	t.Cleanup(func() { _, _ = sh(t, "ip", "netns", "del", l.cli) })
-	mustSh(t, "ip", "netns", "add", l.srv)
-	t.Cleanup(func() { _, _ = sh(t, "ip", "netns", "del", l.srv) })
-	mustSh(t, "ip", "link", "add", "gg"+id+"a", "netns", l.cli, "type", "veth", "peer", "name", "gg"+id+"b", "netns", l.srv)
-	for _, c := range [][]string{
-		{l.cli, "addr", "add", "10.232.1.1/24", "dev", "gg" + id + "a"},
-		{l.srv, "addr", "add", l.srv4 + "/24", "dev", "gg" + id + "b"},
-		{l.cli, "addr", "add", "fd32:1::1/64", "dev", "gg" + id + "a", "nodad"},
-		{l.srv, "addr", "add", l.srv6 + "/64", "dev", "gg" + id + "b", "nodad"},
-		{l.cli, "link", "set", "lo", "up"},
-		{l.srv, "link", "set", "lo", "up"},
-		{l.cli, "link", "set", "gg" + id + "a", "up"},
-		{l.srv, "link", "set", "gg" + id + "b", "up"},
-	} {
-		mustSh(t, append([]string{"ip", "-n"}, c...)...)
+	l := &lab{cli: "ggt" + id + mode + "c", srv: "ggt" + id + mode + "s", agentLog: &lockedBuf{}, srvOut: &lockedBuf{}}
+	addNS(t, l.cli)
+	addNS(t, l.srv)
+	opt := transparent.RulesetOptions{}
+	if !gateway {
+		l.agentNS, l.srv4, l.srv6, l.lanIP = l.cli, "10.232.1.2", "fd32:1::2", "127.0.0.1"
+		veth(t, l.cli, "gg"+id+"a", "10.232.1.1/24", l.srv, "gg"+id+"b", l.srv4+"/24")
+		mustSh(t, "ip", "-n", l.cli, "addr", "add", "fd32:1::1/64", "dev", "gg"+id+"a", "nodad")
+		mustSh(t, "ip", "-n", l.srv, "addr", "add", l.srv6+"/64", "dev", "gg"+id+"b", "nodad")
+	} else {
+		rtr := "ggt" + id + "gr"
+		addNS(t, rtr)
+		l.agentNS, l.srv4, l.lanIP = rtr, "10.233.2.2", "10.233.1.1"
+		veth(t, l.cli, "gg"+id+"c", "10.233.1.2/24", rtr, "gg"+id+"l", "10.233.1.1/24")
+		veth(t, rtr, "gg"+id+"w", "10.233.2.1/24", l.srv, "gg"+id+"s", l.srv4+"/24")
+		mustSh(t, "ip", "-n", l.cli, "route", "add", "default", "via", "10.233.1.1")
+		mustSh(t, "ip", "-n", l.srv, "route", "add", "default", "via", "10.233.2.1")
+		mustSh(t, "ip", "netns", "exec", rtr, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+		opt.LANInterface = "gg" + id + "l"
 	}
 	l.child(t, l.srv, "origin", l.srvOut)
-	l.child(t, l.cli, "agent", l.agentLog)
-	script, err := transparent.Ruleset(transparent.RulesetOptions{})
+	l.child(t, l.agentNS, "agent", l.agentLog)
+	script, err := transparent.Ruleset(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", l.cli, "nft", "-f", "-")
+	cmd := exec.Command("ip", "netns", "exec", l.agentNS, "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(script)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("nft: %v\n%s\n%s", err, out, script)
@@ -263,7 +303,7 @@ func (l *lab) curl(t *testing.T, args ...string) (string, error) {
 }
 
 func TestEndpointModeInNamespaces(t *testing.T) {
-	l := newLab(t)
+	l := newLab(t, false)
 	for _, tc := range []struct {
 		name    string
 		args    []string
@@ -316,5 +356,50 @@ func TestEndpointModeInNamespaces(t *testing.T) {
 			t.Fatalf("direct use answered: %s", out)
 		}
 	})
-	_ = io.Discard
+}
+
+func TestGatewayModeInNamespaces(t *testing.T) {
+	l := newLab(t, true)
+	for _, tc := range []struct {
+		name string
+		args []string
+		ok   bool
+		want string
+	}{
+		{"https allowed", []string{"-k", "--resolve", "allowed.test:443:" + l.srv4, "https://allowed.test/"}, true, "origin tls sni=allowed.test"},
+		{"https blocked", []string{"-k", "--resolve", "blocked.test:443:" + l.srv4, "https://blocked.test/"}, false, ""},
+		{"http blocked gets the block page", []string{"-H", "Host: blocked.test", "http://" + l.srv4 + "/"}, true, "This page is blocked"},
+		{"http allowed", []string{"-H", "Host: allowed.test", "http://" + l.srv4 + "/"}, true, "origin http host=allowed.test"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := l.curl(t, tc.args...)
+			if tc.ok != (err == nil) || !strings.Contains(out, tc.want) {
+				t.Fatalf("curl: %v\n%s\nagent:\n%s", err, out, l.agentLog)
+			}
+		})
+	}
+	if strings.Contains(l.srvOut.String(), "blocked.test") {
+		t.Fatalf("origin reached for a blocked host:\n%s", l.srvOut)
+	}
+	if !strings.Contains(l.agentLog.String(), "orig="+l.srv4+":443") {
+		t.Fatalf("the agent did not see the routed connection:\n%s", l.agentLog)
+	}
+	t.Run("QUIC from the lab is dropped in the forward path; UDP 8443 passes", func(t *testing.T) {
+		for _, port := range []string{"443", "8443"} {
+			_, _ = sh(t, "ip", "netns", "exec", l.cli, "bash", "-c", "echo q > /dev/udp/"+l.srv4+"/"+port)
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for !strings.Contains(l.srvOut.String(), "UDP 8443") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		out := l.srvOut.String()
+		if !strings.Contains(out, "UDP 8443") || strings.Contains(out, "UDP 443") {
+			t.Fatalf("origin saw:\n%s", out)
+		}
+	})
+	t.Run("a direct connection to the listener is refused", func(t *testing.T) {
+		if out, err := l.curl(t, "http://"+l.lanIP+":3129/"); err == nil {
+			t.Fatalf("direct use answered: %s", out)
+		}
+	})
 }
