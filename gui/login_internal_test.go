@@ -33,6 +33,9 @@ func TestLogin(t *testing.T) {
 			f.password, f.limitAt = "secret1", tt.limitAt
 			u := newTestUI(t, f, LangEnglish, nil)
 			l := u.ShowSettings()
+			if got := u.windows[winSettings].Canvas().Focused(); got != l.password {
+				t.Errorf("focus on %v, want the password entry", got)
+			}
 			for _, pw := range tt.attempts {
 				l.password.SetText("")
 				test.Type(l.password, pw)

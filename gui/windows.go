@@ -76,7 +76,7 @@ func (u *UI) ShowStatus() *statusScreen {
 func (u *UI) openProtected(key, titleKey, purposeKey string, size fyne.Size) *loginScreen {
 	var l *loginScreen
 	u.reopen[key] = func() { u.openProtected(key, titleKey, purposeKey, size) }
-	u.openWindow(key, titleKey, size, func(fyne.Window) fyne.CanvasObject {
+	w := u.openWindow(key, titleKey, size, func(fyne.Window) fyne.CanvasObject {
 		l = newLoginScreen(u.env(), u.tr.T(purposeKey), u.cfg.Client.Login, func(pw string) {
 			switch key {
 			case winSettings:
@@ -89,6 +89,8 @@ func (u *UI) openProtected(key, titleKey, purposeKey string, size fyne.Size) *lo
 		})
 		return container.NewCenter(container.NewGridWrap(fyne.NewSize(360, 260), l.content))
 	})
+	// The parent opened this to type the password: put the cursor there.
+	w.Canvas().Focus(l.password)
 	return l
 }
 
