@@ -3,7 +3,10 @@
 //
 // An nftables table (Ruleset; installed by `greengate transparent enable`)
 // redirects this machine's outgoing TCP 80 and 443 to the listener and drops
-// outgoing UDP 443, so QUIC falls back to TCP at once. For each redirected
+// outgoing UDP 443, so QUIC falls back to TCP at once (endpoint mode). With
+// RulesetOptions.LANInterface the machine is also the gateway of a lab or
+// café network: what its clients route through it is redirected the same
+// way and their UDP 443 is dropped in the forward path. For each redirected
 // connection the listener reads the original destination (SO_ORIGINAL_DST,
 // IPv4 and IPv6) and looks at the first bytes:
 //
@@ -21,8 +24,10 @@
 // table exempts, so they are not redirected back to it. Setting a mark needs
 // CAP_NET_ADMIN (the service runs as root).
 //
-// What it does not do: gateway mode for other machines (prerouting), TPROXY,
-// or anything on other systems, where New returns ErrUnsupported.
+// What it does not do: TPROXY, IPv6 in gateway mode's tests (the rules are
+// inet, so they apply), or anything on other systems, where New returns
+// ErrUnsupported. Protocols other than TLS and HTTP on ports 80 and 443 are
+// refused (they are read as HTTP and fail to parse).
 //
 // Concurrency: a Listener serves each connection on its own goroutine and
 // recovers a panic in one without affecting the others. Config.Engine must be
