@@ -104,6 +104,7 @@ func TestDecodeRejects(t *testing.T) {
 		{name: "key in the wrong case", doc: `{"profiles":[{"name":"a","block":[]}],"LISTEN":"0.0.0.0:1"}`, decodeErr: `LISTEN: key must be spelled "listen"`},
 		{name: "nested key in the wrong case", doc: `{"profiles":[{"name":"a","Block":[]}]}`, decodeErr: `profiles[0].Block: key must be spelled "block"`},
 		{name: "repeated key", doc: `{"listen":"127.0.0.1:1","profiles":[{"name":"a","block":[]}],"listen":"0.0.0.0:1"}`, decodeErr: "listen: key given twice"},
+		{name: "deep nesting", doc: `{"profiles":[{"name":"a","block":[]}],"users":` + strings.Repeat("[", 100000) + `}`, decodeErr: "nested more than 32 deep"},
 		{name: "repeated user", doc: `{"profiles":[{"name":"a","block":[]}],"users":{"bob":"a","bob":"b"}}`, decodeErr: `users["bob"]: key given twice`},
 		{name: "repeated day", doc: `{"profiles":[{"name":"a","block":[],"hours":{"mon":[],"mon":["00:00-24:00"]}}]}`, decodeErr: `profiles[0].hours["mon"]: key given twice`},
 		{name: "no profiles", doc: `{"profiles":[]}`, paths: []string{"profiles"}},

@@ -3,6 +3,7 @@ package settings
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -19,13 +20,28 @@ import (
 func checkKeys(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	return walk(dec, reflect.TypeFor[Settings](), "")
+	err := walk(dec, reflect.TypeFor[Settings](), "", 0)
+	if errors.Is(err, errSyntax) {
+		return nil // the decoder reports syntax errors, with a line
+	}
+	return err
 }
 
-func walk(dec *json.Decoder, t reflect.Type, path string) error {
+// errSyntax ends the walk at the first malformed token; dec.More would
+// otherwise keep reporting another element forever.
+var errSyntax = errors.New("syntax")
+
+// maxDepth bounds nesting (the document itself is 4 deep), so a file of
+// brackets cannot make the walk recurse millions of times.
+const maxDepth = 32
+
+func walk(dec *json.Decoder, t reflect.Type, path string, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("%w: %s: nested more than %d deep", ErrDecode, path, maxDepth)
+	}
 	tok, err := dec.Token()
 	if err != nil {
-		return nil // the decoder reports syntax errors with a line
+		return errSyntax
 	}
 	d, isDelim := tok.(json.Delim)
 	if !isDelim || (d != '{' && d != '[') {
@@ -37,18 +53,20 @@ func walk(dec *json.Decoder, t reflect.Type, path string) error {
 			elem = t.Elem()
 		}
 		for i := 0; dec.More(); i++ {
-			if err := walk(dec, elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := walk(dec, elem, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
 				return err
 			}
 		}
-		_, _ = dec.Token() // ']'
+		if _, err := dec.Token(); err != nil { // ']'
+			return errSyntax
+		}
 		return nil
 	}
 	seen := map[string]bool{}
 	for dec.More() {
 		kt, err := dec.Token()
 		if err != nil {
-			return nil
+			return errSyntax
 		}
 		key, _ := kt.(string)
 		kp := joinPath(path, key)
@@ -74,11 +92,13 @@ func walk(dec *json.Decoder, t reflect.Type, path string) error {
 			}
 			next = f
 		}
-		if err := walk(dec, next, kp); err != nil {
+		if err := walk(dec, next, kp, depth+1); err != nil {
 			return err
 		}
 	}
-	_, _ = dec.Token() // '}'
+	if _, err := dec.Token(); err != nil { // '}'
+		return errSyntax
+	}
 	return nil
 }
 
