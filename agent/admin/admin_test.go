@@ -373,6 +373,11 @@ func TestGrantPauseResume(t *testing.T) {
 	if r.overrides.Load() != 3 {
 		t.Fatalf("OnOverrides called %d times, want 3", r.overrides.Load())
 	}
+	defer func() {
+		if r.overrides.Load() != 5 {
+			t.Errorf("OnOverrides called %d times, want 5 after grant and revoke", r.overrides.Load())
+		}
+	}()
 	if evs := r.events(t, blocklog.ActionGrant); len(evs) != 1 || evs[0].Host != "scratch.mit.edu" {
 		t.Fatalf("grant events %+v", evs)
 	}
@@ -383,6 +388,19 @@ func TestGrantPauseResume(t *testing.T) {
 	r.clk.Add(61 * time.Minute)
 	if st, _ := r.c.Status(ctx); len(st.Grants) != 0 {
 		t.Fatalf("grant outlived its hour: %+v", st.Grants)
+	}
+	// Or ends when revoked.
+	if _, err := r.c.Grant(ctx, parentPW, "x.example", "", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.c.Revoke(ctx, "guess-guess", "x.example"); !errors.Is(err, client.ErrWrongPassword) {
+		t.Fatalf("Revoke with a wrong password = %v", err)
+	}
+	if err := r.c.Revoke(ctx, parentPW, "X.Example."); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r.c.Status(ctx); len(st.Grants) != 0 {
+		t.Fatalf("grant survived Revoke: %+v", st.Grants)
 	}
 	if err := r.c.UpdateNow(ctx, parentPW); !errors.Is(err, client.ErrUnavailable) {
 		t.Fatalf("UpdateNow without an updater = %v", err)

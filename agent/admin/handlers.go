@@ -32,6 +32,7 @@ func (s *Server) Handler() http.Handler {
 	m.HandleFunc("GET "+client.PathRequests, s.read(s.requests))
 	m.HandleFunc("POST "+client.PathRequests, s.ask)
 	m.HandleFunc("POST "+client.PathGrant, s.change(s.grant))
+	m.HandleFunc("DELETE "+client.PathGrant, s.change(s.revoke))
 	m.HandleFunc("POST "+client.PathPause, s.change(s.pause))
 	m.HandleFunc("POST "+client.PathResume, s.change(s.resume))
 	m.HandleFunc("POST "+client.PathUpdate, s.change(s.update))
@@ -474,6 +475,23 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request) {
 		s.cfg.OnOverrides()
 	}
 	reply(w, g)
+}
+
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
+	h, err := hostname.Normalize(r.URL.Query().Get("host"))
+	if err != nil {
+		invalid(w, fmt.Errorf("host: %w", err))
+		return
+	}
+	if err := s.cfg.Overrides.Revoke(h); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.record(r, blocklog.Event{Action: blocklog.ActionGrant, Host: h, Reason: "grant revoked"})
+	if s.cfg.OnOverrides != nil {
+		s.cfg.OnOverrides()
+	}
+	reply(w, struct{}{})
 }
 
 func (s *Server) pause(w http.ResponseWriter, r *http.Request) {

@@ -18,8 +18,8 @@
 //   - Reads of the settings, block log, statistics and requests need a
 //     session from Login (or the password per call with the *WithPassword
 //     forms): the log says where the family browsed.
-//   - Every change — SaveSettings, SetPassword, Grant, Pause, Resume,
-//     UpdateNow — needs the password itself, every time. A session token
+//   - Every change — SaveSettings, SetPassword, Grant, Revoke, Pause,
+//     Resume, UpdateNow — needs the password itself, every time. A session token
 //     left in a tray a child sits down at cannot change anything.
 //
 // Wrong passwords are slowed down per caller with growing delays
@@ -240,6 +240,13 @@ func (c *Client) Grant(ctx context.Context, password, host, profile string, d ti
 	err := c.do(ctx, http.MethodPost, PathGrant, nil, passwordAuth(password),
 		GrantRequest{Host: host, Profile: profile, Duration: Duration(d)}, &g)
 	return g, err
+}
+
+// Revoke ends every grant for host at once (any profile).
+func (c *Client) Revoke(ctx context.Context, password, host string) error {
+	q := url.Values{}
+	q.Set("host", host)
+	return c.do(ctx, http.MethodDelete, PathGrant, q, passwordAuth(password), nil, nil)
 }
 
 // Pause stops filtering for d; it resumes by itself.
