@@ -1,0 +1,49 @@
+package main
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greengate/greengate/agent/admin/client"
+)
+
+func TestStatusNotRunning(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "none.sock")
+	code, out, _ := runCmd(t, "", "status", "--socket", sock)
+	if code != 1 || !strings.Contains(out, "GreenGate: not running") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}
+
+func TestPrintStatus(t *testing.T) {
+	t.Parallel()
+	until := time.Date(2026, 11, 27, 18, 30, 0, 0, time.Local)
+	var out bytes.Buffer
+	printStatus(&env{stdout: &out}, client.Status{
+		Running: true, Version: "1.2.3", ProxyAddr: "127.0.0.1:8899", PasswordSet: false,
+		Paused: true, PausedUntil: until,
+		Grants:       []client.Grant{{Host: "scratch.mit.edu", Until: until}},
+		BlockedToday: 7, RuleCounts: map[string]int{"gambling": 38, "adult": 49},
+		Bundles:       []client.BundleStatus{{Publisher: "vendor", Version: 12, LastError: "fetching: timeout"}},
+		SettingsError: "settings.json: profiles[0].allow[1]: bad host \"a b\"\nlanguage: unknown",
+	})
+	for _, want := range []string{
+		"GreenGate: running (version 1.2.3), proxy 127.0.0.1:8899\n",
+		"parent password: NOT SET",
+		"filtering: PAUSED until Fri 18:30\n",
+		"allowed for now: scratch.mit.edu (every profile) until Fri 18:30\n",
+		"blocked today: 7\n",
+		"rules: adult 49, gambling 38\n",
+		"bundle vendor: version 12, last error: fetching: timeout\n",
+		"settings: the file on disk was REFUSED",
+		"\n  language: unknown\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+}
