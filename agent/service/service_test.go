@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -252,5 +253,30 @@ func TestRemoveSysvLinks(t *testing.T) {
 		if _, err := os.Lstat(keep); err != nil {
 			t.Errorf("%s removed: %v", keep, err)
 		}
+	}
+}
+
+// TestSystemdAcceptsTheUnit has systemd itself parse the packaged unit
+// (systemd-analyze works without systemd running); any warning, such as
+// an unknown key or a key in the wrong section, fails.
+func TestSystemdAcceptsTheUnit(t *testing.T) {
+	t.Parallel()
+	sa, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not installed")
+	}
+	unit, err := os.ReadFile("../../installer/greengate.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// verify insists the ExecStart binary exists; any executable will do.
+	text := strings.ReplaceAll(string(unit), service.DefaultExecutable, "/bin/sh")
+	p := filepath.Join(t.TempDir(), "greengate.service")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(sa, "verify", "--man=no", p).CombinedOutput()
+	if err != nil || len(out) != 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
