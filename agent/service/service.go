@@ -17,6 +17,10 @@
 // parent password before stop and uninstall is the caller's job
 // (cmd/greengate); only root can manage services at all.
 //
+// RunAgent is what the service runs (`greengate service run`): the agent
+// (package agent) with the parental settings and grants fed into its
+// engine, the settings watcher, and the admin API on its socket.
+//
 // The systemd unit is this package's SystemdUnit template, not kardianos's
 // (which restarts after 120 s); installer/ ships the same unit for the
 // .deb, and a test keeps the two identical.
