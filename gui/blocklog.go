@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/greengate/greengate/agent/admin/client"
@@ -70,6 +71,7 @@ func newBlockLogScreen(e env, w fyne.Window, password string, saveCSV func(fyne.
 	s.from.OnChanged = func(*time.Time) { s.query() }
 	s.to.OnChanged = func(*time.Time) { s.query() }
 	s.category = widget.NewSelect([]string{tr.T("log.allcategories")}, func(string) { s.query() })
+	s.category.SetSelectedIndex(0)
 	s.catIDs = []string{""}
 	s.text = widget.NewEntry()
 	s.text.SetPlaceHolder(tr.T("log.search"))
@@ -162,9 +164,14 @@ func (s *blockLogScreen) setCategories(ids []string) {
 		sw.SetMinSize(fyne.NewSize(12, 12))
 		s.legend.Add(container.NewHBox(container.NewCenter(sw), widget.NewLabel(s.env.tr.Category(id))))
 	}
+	// The chart draws counts for categories not listed here in grey.
+	other := canvas.NewRectangle(theme.Color(theme.ColorNameDisabled))
+	other.SetMinSize(fyne.NewSize(12, 12))
+	s.legend.Add(container.NewHBox(container.NewCenter(other), widget.NewLabel(s.env.tr.T("log.other"))))
 	s.legend.Refresh()
+	sel := s.category.SelectedIndex()
 	s.category.Options = opts
-	s.category.Refresh()
+	s.category.SetSelectedIndex(max(0, sel))
 }
 
 func (s *blockLogScreen) cell(row, col int) string {

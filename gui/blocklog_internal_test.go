@@ -46,6 +46,9 @@ func TestBlockLogFilter(t *testing.T) {
 	s := u.showBlockLogWith("secret1")
 	assertTranslated(t, texts(s.content))
 
+	if s.category.Selected != "All categories" {
+		t.Errorf("category filter starts at %q", s.category.Selected)
+	}
 	tests := []struct {
 		name     string
 		set      func()

@@ -136,6 +136,9 @@ func (s *settingsScreen) build(st client.Settings, catIDs []string) {
 				p.Block = append(p.Block, id)
 			}
 		})
+		if alwaysBlocked(id) {
+			ch.Disable() // show() ticks it
+		}
 		s.categories[id] = ch
 		item := container.NewVBox(ch)
 		if help := tr.CategoryHelp(id); help != "" {
@@ -337,7 +340,7 @@ func (s *settingsScreen) show(i int) {
 	p := s.st.Profiles[i]
 	s.profile.SetSelected(p.Name)
 	for id, ch := range s.categories {
-		ch.SetChecked(slices.Contains(p.Block, id))
+		ch.SetChecked(slices.Contains(p.Block, id) || alwaysBlocked(id))
 	}
 	s.allow.SetText(strings.Join(p.Allow, "\n"))
 	s.deny.SetText(strings.Join(p.Deny, "\n"))

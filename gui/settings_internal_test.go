@@ -116,6 +116,9 @@ func TestSettingsEditsReachTheAgent(t *testing.T) {
 	u := newTestUI(t, f, LangEnglish, nil)
 	s := u.showSettingsWith("secret1")
 
+	if px := s.categories["proxy"]; !px.Checked || !px.Disabled() {
+		t.Errorf("always-blocked proxy category: checked %v, disabled %v", px.Checked, px.Disabled())
+	}
 	s.profile.SetSelected("teen")
 	test.Tap(s.categories["gambling"])              // teen: block gambling too
 	test.Tap(s.safeSearch)                          // teen: safe search off

@@ -194,6 +194,13 @@ func retryAfter(err error) (time.Duration, bool) {
 // the words for them live here, and an id not listed is shown as itself.
 var knownCategories = [...]string{"adult", "gambling", "violence", "drugs", "dating", "social", "games", "chat", "malware", "phishing", "proxy", "doh"}
 
+// alwaysBlocked reports whether a category is a way around the filter,
+// which the agent blocks in every profile whatever the profile says (the
+// bundle's "bypass" flag). The admin API does not carry that flag, so the
+// two such categories GreenGate ships are named here; the settings screen
+// shows them ticked and fixed rather than as a choice that does nothing.
+func alwaysBlocked(id string) bool { return id == "proxy" || id == "doh" }
+
 // categoryIDs is every category the screens should offer: the known ones the
 // agent has rules for, then any other id the agent has rules for or a
 // profile blocks.
