@@ -146,6 +146,9 @@ type Config struct {
 	// Log receives block and request events. Nil discards them.
 	Log Recorder
 	// ConnectPorts are the ports CONNECT may reach. Nil means 443 only.
+	// Chromium tunnels unencrypted ws:// WebSockets with CONNECT to port
+	// 80; adding 80 makes those work, with the tunnel's plain HTTP decided
+	// on the CONNECT host alone (no path lists, no Host header check).
 	ConnectPorts []uint16
 	// AllowedClients are the networks that may use the proxy. Nil means
 	// loopback only; naming any other network turns on LAN mode (see the
