@@ -156,3 +156,21 @@ func FuzzParsePorts(f *testing.F) {
 		}
 	})
 }
+
+func TestDefaultDataDir(t *testing.T) {
+	if os.Geteuid() == 0 {
+		if d := defaultDataDir(); d != "/var/lib/greengate" {
+			t.Fatalf("root: %s", d)
+		}
+		return
+	}
+	t.Setenv("XDG_STATE_HOME", "/x/state")
+	if d := defaultDataDir(); d != "/x/state/greengate" {
+		t.Fatalf("XDG: %s", d)
+	}
+	t.Setenv("XDG_STATE_HOME", "relative")
+	home, _ := os.UserHomeDir()
+	if d := defaultDataDir(); d != filepath.Join(home, ".local", "state", "greengate") {
+		t.Fatalf("relative XDG must be ignored: %s", d)
+	}
+}
