@@ -25,9 +25,9 @@
 // rate limit, so a child cannot reset its delay by reconnecting and one
 // user's guesses do not lock out another. Password checks run one at a
 // time: argon2id takes 64 MiB, and parallel guesses must neither exhaust
-// memory nor slip past the limiter. On Windows the pipe's caller is not
-// identified (yet): all pipe clients share one rate-limit key and sessions
-// are not bound to a user there.
+// memory nor slip past the limiter. On Windows the pipe client's process
+// is asked for its user SID (GetNamedPipeClientProcessId, the process
+// token), which plays the uid's part.
 //
 // # Recording
 //
@@ -116,7 +116,7 @@ type Server struct {
 }
 
 type session struct {
-	uid     int
+	key     string // Caller.Key of the user who logged in
 	expires time.Time
 }
 

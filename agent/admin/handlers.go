@@ -162,7 +162,7 @@ func (s *Server) sessionOK(tok string, c Caller) bool {
 		return false
 	}
 	// A token only works for the user it was issued to.
-	if ss.uid != c.UID || !s.cfg.Clock().Before(ss.expires) {
+	if ss.key != c.Key() || !s.cfg.Clock().Before(ss.expires) {
 		delete(s.sessions, tok)
 		return false
 	}
@@ -213,7 +213,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if len(s.sessions) >= maxSessions {
 		clear(s.sessions) // everyone logs in again; better than unbounded
 	}
-	s.sessions[tok] = session{uid: callerOf(r.Context()).UID, expires: exp}
+	s.sessions[tok] = session{key: callerOf(r.Context()).Key(), expires: exp}
 	s.mu.Unlock()
 	reply(w, client.Login{Token: tok, Expires: exp})
 }

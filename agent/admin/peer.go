@@ -10,22 +10,31 @@ import (
 
 // Caller is who is on the other end of a connection.
 type Caller struct {
-	UID int // -1 when the OS does not say (Windows pipe)
-	PID int // 0 when unknown
+	UID  int    // -1 when the OS does not say (Windows)
+	PID  int    // 0 when unknown
+	SID  string // Windows: the caller's user SID, "" when unknown
+	Name string // Windows: DOMAIN\user, "" when unknown
 }
 
-// Key identifies the caller for rate limiting and sessions.
+// Key identifies the caller for rate limiting and sessions. Callers the OS
+// does not identify share one key: slower for all, never a fresh start.
 func (c Caller) Key() string {
-	if c.UID < 0 {
-		return "pipe"
+	switch {
+	case c.SID != "":
+		return "sid:" + c.SID
+	case c.UID < 0:
+		return "unknown"
 	}
 	return "uid:" + strconv.Itoa(c.UID)
 }
 
 // String names the caller for the block log: "uid 1000 (alice)".
 func (c Caller) String() string {
+	if c.SID != "" {
+		return c.SID + " (" + c.Name + ")"
+	}
 	if c.UID < 0 {
-		return "local pipe client"
+		return "unidentified local client"
 	}
 	s := fmt.Sprintf("uid %d", c.UID)
 	if u, err := user.LookupId(strconv.Itoa(c.UID)); err == nil {
