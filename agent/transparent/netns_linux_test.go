@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -36,7 +37,10 @@ import (
 // The namespace test runs the agent and the origin as children of the test
 // binary inside their namespaces (`ip netns exec ns <test binary>`): setns
 // in the test process would move only one thread.
-const childEnv = "GREENGATE_TRANSPARENT_CHILD"
+const (
+	childEnv = "GREENGATE_TRANSPARENT_CHILD"
+	panicEnv = "GREENGATE_TRANSPARENT_PANIC_ONCE"
+)
 
 func TestMain(m *testing.M) {
 	switch os.Getenv(childEnv) {
@@ -66,9 +70,19 @@ func agentChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	// With the panic switch on, the first decision panics: the test then
+	// checks that only that connection is lost.
+	var calls atomic.Int64
+	profile := func(net.Addr) string {
+		if os.Getenv(panicEnv) != "" && calls.Add(1) == 1 {
+			panic("profile lookup exploded")
+		}
+		return ""
+	}
 	l, err := transparent.New(transparent.Config{
-		Engine: func() *policy.Engine { return eng },
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Engine:  func() *policy.Engine { return eng },
+		Profile: profile,
+		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -238,8 +252,12 @@ func newLab(t *testing.T, gateway bool) *lab {
 		t.Skipf("nft does not work here (%v: %s); skipped", err, strings.TrimSpace(out))
 	}
 	mustSh(t, "ip", "netns", "exec", l.agentNS, "nft", "delete", "table", "inet", "ggprobe")
-	l.child(t, l.srv, "origin", l.srvOut)
-	l.child(t, l.agentNS, "agent", l.agentLog)
+	l.child(t, l.srv, "origin", l.srvOut, "")
+	agentEnv := ""
+	if !gateway {
+		agentEnv = panicEnv + "=1"
+	}
+	l.child(t, l.agentNS, "agent", l.agentLog, agentEnv)
 	script, err := transparent.Ruleset(opt)
 	if err != nil {
 		t.Fatal(err)
@@ -253,7 +271,7 @@ func newLab(t *testing.T, gateway bool) *lab {
 }
 
 // child starts the test binary as role inside ns and waits for READY.
-func (l *lab) child(t *testing.T, ns, role string, log *lockedBuf) {
+func (l *lab) child(t *testing.T, ns, role string, log *lockedBuf, extraEnv string) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -261,6 +279,9 @@ func (l *lab) child(t *testing.T, ns, role string, log *lockedBuf) {
 	}
 	cmd := exec.Command("ip", "netns", "exec", ns, self, "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+role)
+	if extraEnv != "" {
+		cmd.Env = append(cmd.Env, extraEnv)
+	}
 	cmd.Stderr = log
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -310,6 +331,14 @@ func (l *lab) curl(t *testing.T, args ...string) (string, error) {
 
 func TestEndpointModeInNamespaces(t *testing.T) {
 	l := newLab(t, false)
+	t.Run("a panic in one connection leaves the listener serving", func(t *testing.T) {
+		if out, err := l.curl(t, "-k", "--resolve", "allowed.test:443:"+l.srv4, "https://allowed.test/"); err == nil {
+			t.Fatalf("the panicking connection was answered: %s", out)
+		}
+		if !strings.Contains(l.agentLog.String(), "profile lookup exploded") {
+			t.Fatalf("panic not logged:\n%s", l.agentLog)
+		}
+	})
 	for _, tc := range []struct {
 		name    string
 		args    []string
