@@ -75,6 +75,9 @@ type Config struct {
 	// Ready, when set, is called with the proxy's address once it accepts
 	// connections.
 	Ready func(net.Addr)
+	// Profile picks the settings profile for a client address (a lab PC,
+	// a café seat); nil means the engine's default profile for everyone.
+	Profile func(client net.Addr) string
 	// Transparent, when set, is the address of the transparent listener
 	// (agent/transparent, Linux) for nft-redirected connections, served
 	// beside the proxy with the same engine and block log. "" means off.
@@ -173,6 +176,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	a.proxy, err = proxy.New(proxy.Config{
 		Listen:         cfg.Listen,
 		Engine:         a.Engine,
+		Profile:        cfg.Profile,
 		Log:            bl,
 		ConnectPorts:   cfg.ConnectPorts,
 		AllowedClients: cfg.AllowedClients,
@@ -269,7 +273,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		// a listener that is not there breaks every connection, so a
 		// failure here stops the agent loudly.
 		tl, terr := transparent.New(transparent.Config{
-			Listen: a.cfg.Transparent, Engine: a.Engine, Log: a.events, Clock: a.cfg.Clock, Logger: a.log,
+			Listen: a.cfg.Transparent, Engine: a.Engine, Profile: a.cfg.Profile, Log: a.events, Clock: a.cfg.Clock, Logger: a.log,
 		})
 		var tln net.Listener
 		if terr == nil {
