@@ -143,13 +143,14 @@ func ParseHash(s string) (Hash, error) {
 	if err := p.check(); err != nil {
 		return Hash{}, err
 	}
+	// Strict still skips CR and LF, so compare the re-encoding too.
 	b64 := base64.RawStdEncoding.Strict()
 	salt, err := b64.DecodeString(parts[4])
-	if err != nil || len(salt) < 8 || len(salt) > 64 {
+	if err != nil || len(salt) < 8 || len(salt) > 64 || b64.EncodeToString(salt) != parts[4] {
 		return bad("bad salt")
 	}
 	key, err := b64.DecodeString(parts[5])
-	if err != nil || len(key) < 16 || len(key) > 64 {
+	if err != nil || len(key) < 16 || len(key) > 64 || b64.EncodeToString(key) != parts[5] {
 		return bad("bad key")
 	}
 	return Hash{Params: p, Salt: salt, Key: key}, nil
