@@ -235,7 +235,7 @@ func (s *blockLogScreen) query() {
 	call(s.env, func(ctx context.Context) ([]client.Event, error) { return s.env.client.Events(ctx, f) },
 		func(evs []client.Event, err error) {
 			if err != nil {
-				s.message.SetText(s.env.tr.T("error.agent", map[string]any{"Err": err.Error()}))
+				s.message.SetText(agentError(s.env.tr, err))
 				return
 			}
 			s.message.SetText("")
@@ -255,7 +255,7 @@ func (s *blockLogScreen) loadChart(days int) {
 	call(s.env, func(ctx context.Context) ([]client.DayCount, error) { return s.env.client.Stats(ctx, from, to) },
 		func(counts []client.DayCount, err error) {
 			if err != nil {
-				s.message.SetText(s.env.tr.T("error.agent", map[string]any{"Err": err.Error()}))
+				s.message.SetText(agentError(s.env.tr, err))
 				return
 			}
 			s.chart.setData(chartDays(now, days), s.cats, counts)
@@ -280,7 +280,7 @@ func (s *blockLogScreen) allowSelected() *grantDialog {
 	ev := s.events[s.selected]
 	return showGrantDialog(s.env, s.win, ev.Host, ev.Profile, s.password, func(g client.Grant, err error) {
 		if err != nil {
-			s.message.SetText(s.env.tr.T("error.agent", map[string]any{"Err": err.Error()}))
+			s.message.SetText(agentError(s.env.tr, err))
 			return
 		}
 		s.message.SetText("")

@@ -30,6 +30,7 @@ type fakeClient struct {
 	limitAt   int    // wrong passwords before rate limiting; 0 never
 	retry     time.Duration
 	status    client.Status
+	statusErr error // Status answers this when set: the agent is down
 	settings  client.Settings
 	saveErr   error
 	saved     []client.Settings
@@ -105,6 +106,9 @@ func (f *fakeClient) Status(context.Context) (client.Status, error) {
 	f.call("Status")
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.statusErr != nil {
+		return client.Status{}, f.statusErr
+	}
 	st := f.status
 	st.PasswordSet = f.password != ""
 	return st, nil

@@ -78,7 +78,7 @@ func (s *loginScreen) try() {
 			s.password.SetText("")
 			s.message.SetText(s.env.tr.T("login.wrong"))
 		default:
-			s.message.SetText(s.env.tr.T("error.agent", map[string]any{"Err": err.Error()}))
+			s.message.SetText(agentError(s.env.tr, err))
 		}
 	})
 }

@@ -65,7 +65,7 @@ func (s *requestsScreen) load() {
 		return requestsLoaded{reqs, st}, nil
 	}, func(l requestsLoaded, err error) {
 		if err != nil {
-			s.message.SetText(s.env.tr.T("error.agent", map[string]any{"Err": err.Error()}))
+			s.message.SetText(agentError(s.env.tr, err))
 			return
 		}
 		s.message.SetText("")
@@ -131,7 +131,7 @@ func (s *requestsScreen) grant(row *requestRow, labels []string) {
 	}, func(g client.Grant, err error) {
 		if err != nil {
 			row.grant.Enable()
-			s.message.SetText(tr.T("error.agent", map[string]any{"Err": err.Error()}))
+			s.message.SetText(agentError(tr, err))
 			return
 		}
 		s.message.SetText("")

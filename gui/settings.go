@@ -89,7 +89,7 @@ func (s *settingsScreen) load() {
 		return loaded{st, categoryIDs(status, st)}, nil
 	}, func(l loaded, err error) {
 		if err != nil {
-			s.content.Objects = []fyne.CanvasObject{errorLabel(s.env.tr.T("error.agent", map[string]any{"Err": err.Error()}))}
+			s.content.Objects = []fyne.CanvasObject{errorLabel(agentError(s.env.tr, err))}
 			s.content.Refresh()
 			return
 		}
@@ -510,7 +510,7 @@ func (s *settingsScreen) doSave() {
 			s.setErr(fieldGeneral, strings.Join(general, "\n"))
 			s.show(s.cur)
 		default:
-			s.setErr(fieldGeneral, tr.T("error.agent", map[string]any{"Err": err.Error()}))
+			s.setErr(fieldGeneral, agentError(tr, err))
 		}
 	})
 }

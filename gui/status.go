@@ -86,10 +86,15 @@ func (s *statusScreen) show(st client.Status, err error) {
 		s.onStatus(st, err)
 	}
 	if err != nil {
+		// Nothing to pause or update through an agent that does not answer.
 		s.state.SetText(tr.T("state.unreachable"))
-		s.message.SetText(tr.T("error.agent", map[string]any{"Err": err.Error()}))
+		s.message.SetText(agentError(tr, err))
+		for _, b := range []*widget.Button{s.update, s.pause15, s.pause1h, s.resume} {
+			b.Hide()
+		}
 		return
 	}
+	s.update.Show()
 	s.message.SetText("")
 	s.state.SetText(stateText(tr, st, loc))
 	s.agent.SetText(tr.T("status.agent", map[string]any{"Version": st.Version, "Addr": st.ProxyAddr}))
@@ -187,7 +192,7 @@ func (s *statusScreen) doResume() *loginScreen {
 
 func (s *statusScreen) afterAction(_ struct{}, err error) {
 	if err != nil {
-		s.message.SetText(s.env.tr.T("error.agent", map[string]any{"Err": err.Error()}))
+		s.message.SetText(agentError(s.env.tr, err))
 		return
 	}
 	s.load()

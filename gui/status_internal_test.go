@@ -2,6 +2,7 @@ package gui
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"slices"
 	"testing"
@@ -129,5 +130,28 @@ func TestTrayIconColours(t *testing.T) {
 		if _, _, _, a := img.At(0, 0).RGBA(); a != 0 {
 			t.Errorf("%s corner not transparent", state)
 		}
+	}
+}
+
+func TestStatusAgentDown(t *testing.T) {
+	f := newFake(t, "Status")
+	f.statusErr = fmt.Errorf("calling /v1/status: %w", client.ErrAgentNotRunning)
+	u := newTestUI(t, f, LangChinese, nil)
+	var icons []string
+	u.SetTray(func(_ *fyne.Menu, icon fyne.Resource) { icons = append(icons, icon.Name()) })
+	s := u.ShowStatus()
+	if s.state.Text != "GreenGate 服务无响应" {
+		t.Errorf("state = %q", s.state.Text)
+	}
+	if want := "本电脑上的 GreenGate 服务没有运行，过滤可能已关闭。请重启电脑或重新安装 GreenGate。"; s.message.Text != want {
+		t.Errorf("message = %q", s.message.Text)
+	}
+	for _, b := range []*widget.Button{s.update, s.pause15, s.pause1h, s.resume} {
+		if b.Visible() {
+			t.Errorf("button %q shown with the agent down", b.Text)
+		}
+	}
+	if got := icons[len(icons)-1]; got != "greengate-problem.png" {
+		t.Errorf("tray icon = %q", got)
 	}
 }

@@ -39,6 +39,18 @@ func agentState(st client.Status) string {
 	}
 }
 
+// agentError says what went wrong talking to the agent, in the parent's
+// words where the answer is one the parent can act on.
+func agentError(tr *Translator, err error) string {
+	switch {
+	case errors.Is(err, client.ErrAgentNotRunning):
+		return tr.T("error.notrunning")
+	case errors.Is(err, client.ErrLoginRequired):
+		return tr.T("error.login")
+	}
+	return tr.T("error.agent", map[string]any{"Err": err.Error()})
+}
+
 // YouTube restricted-mode choices the agent accepts.
 const (
 	YouTubeStrict   = "strict"

@@ -174,7 +174,7 @@ func (s *wizardScreen) done() {
 	}, func(_ struct{}, err error) {
 		s.finish.Enable()
 		if err != nil {
-			s.message.SetText(tr.T("error.agent", map[string]any{"Err": err.Error()}))
+			s.message.SetText(agentError(tr, err))
 			return
 		}
 		s.onDone(pw)

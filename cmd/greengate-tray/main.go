@@ -88,17 +88,19 @@ func run(socket, open string) error {
 			}
 		}()
 	})
-	a.Lifecycle().SetOnStopped(func() {
-		// Reads use a session; end it so a tray left running in a
-		// shared account does not keep one open on the agent.
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if c.LoggedIn() {
-			_ = c.Logout(ctx) // best effort: the agent expires sessions anyway
-		}
-		c.Close()
-	})
 	a.Run()
+
+	// After Run, not in Lifecycle.SetOnStopped: Fyne 2.7.1 queues the
+	// stopped hook to a main loop that is already shutting down, and quit
+	// can then hang for good (seen on SIGTERM under Xvfb).
+	// Reads use a session; end it so a tray left running in a shared
+	// account does not keep one open on the agent.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if c.LoggedIn() {
+		_ = c.Logout(ctx) // best effort: the agent expires sessions anyway
+	}
+	c.Close()
 	return nil
 }
 
