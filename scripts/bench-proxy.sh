@@ -8,17 +8,19 @@
 # machine and on whatever else runs on it; compare runs on one machine.
 # DURATION (default 5s) is each wrk run; DOMAINS (default 1000000) the list.
 #
-# Last run, PEERS=1 (2 cores shared with three other engineers; noisy; req/s,
-# p50/p99 at 1 | 16 | 128 connections; wrk, origin and proxy share the cores):
-#   direct     15.7k 55us/1.5ms | 38.3k 0.31/39ms | 45.1k 2.7/19ms
-#   GreenGate   4.4k 215us/1.4ms| 16.4k 0.85/6.1ms| 14.3k 8.2/29ms  (1M-domain list)
-#   squid 5.7   3.0k 329us/1.2ms| 12.6k 1.1/4.7ms | 10.2k 10.8/36ms (919k dstdomain ACL)
-#   privoxy     3.1k 295us/3.1ms|  6.6k 2.1/21ms  |  6.8k 17/44ms   (no list)
-#   tinyproxy   2.0k 392us/3.6ms|  4.5k 2.9/18ms  |  4.4k 18/66ms   (no list; closes
-#               every connection, wrk counts those as read errors)
-#   ready with the list: GreenGate 0.57 s, squid 9.4 s. RSS: GreenGate 118 MiB at
-#   ready, 84 MiB after load; squid 93 MiB; privoxy and tinyproxy 5 MiB (no list).
-#   CONNECT, 256 MiB over TLS: direct 576 MB/s, through GreenGate 564 MB/s.
+# Two PEERS=1 runs on 2 cores shared with three other engineers' builds and
+# tests (noisy; wrk, origin and proxy share the cores). req/s at 1 | 16 | 128
+# connections, quieter run first, busier run second:
+#   direct            15.7k-20.4k | 29.0k-38.3k | 32.7k-45.1k
+#   GreenGate (1M)     4.2k-4.4k  | 11.7k-16.4k |  8.4k-14.3k  p50 at 1 conn 209-215us
+#   squid (919k ACL)   3.0k-3.2k  |  7.2k-12.6k |  6.1k-10.2k
+#   squid+squidGuard   2.3k-2.4k  |  5.2k-5.7k  |  5.1k-6.3k   (1M in its DB)
+#   privoxy (no list)  3.1k-3.5k  |  5.5k-6.6k  |  6.1k-6.8k
+#   tinyproxy (none)   1.8k-2.0k  |  3.9k-4.5k  |  3.7k-4.4k   (closes every connection)
+# Ready with the list: GreenGate 0.57-2.75 s (0.7 s typical), squid 7.8-14.9 s,
+# squid+squidGuard 6.9-14.6 s. RSS: GreenGate 40-42 MiB at ready, 82-86 MiB
+# after load; squid 93 MiB; squid+squidGuard 86-88 MiB; privoxy, tinyproxy 5 MiB.
+# CONNECT, 256 MiB over TLS: through GreenGate 96-98% of direct (339-564 MB/s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5s}
