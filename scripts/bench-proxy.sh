@@ -8,9 +8,9 @@
 # machine and on whatever else runs on it; compare runs on one machine.
 # DURATION (default 5s) is each wrk run; DOMAINS (default 1000000) the list.
 #
-# Two PEERS=1 runs on 2 cores shared with three other engineers' builds and
+# PEERS=1 runs (two or three per row) on 2 cores shared with three other engineers' builds and
 # tests (noisy; wrk, origin and proxy share the cores). req/s at 1 | 16 | 128
-# connections, quieter run first, busier run second:
+# connections, as the range over the runs:
 #   direct            15.7k-20.4k | 29.0k-38.3k | 32.7k-45.1k
 #   GreenGate (1M)     4.2k-4.4k  | 11.7k-16.4k |  8.4k-14.3k  p50 at 1 conn 209-215us
 #   squid (919k ACL)   3.0k-3.2k  |  7.2k-12.6k |  6.1k-10.2k
