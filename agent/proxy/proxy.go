@@ -12,8 +12,8 @@
 // HTML-escaped, with an "ask a parent" link to /greengate/request on the
 // blocked host, which the proxy answers itself and records as a
 // blocklog.ActionRequest event. What is decided is what is contacted: the
-// request goes to the host of the request line and a Host header naming
-// another host is decided too (either blocked blocks).
+// request goes to the request line's host, in its normal form, and carries
+// that host as its Host header whatever the client wrote there.
 //
 // # HTTPS (CONNECT)
 //
