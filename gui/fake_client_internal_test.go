@@ -225,7 +225,20 @@ func (f *fakeClient) Grant(_ context.Context, pw, host, profile string, d time.D
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.grants = append(f.grants, grantCall{pw, host, profile, d})
-	return client.Grant{Host: host, Profile: profile, Until: testNow.Add(d)}, nil
+	g := client.Grant{Host: host, Profile: profile, Until: testNow.Add(d)}
+	f.status.Grants = append(f.status.Grants, g)
+	return g, nil
+}
+
+func (f *fakeClient) Revoke(_ context.Context, pw, host string) error {
+	f.call("Revoke")
+	if err := f.checkPassword(pw); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.status.Grants = slices.DeleteFunc(f.status.Grants, func(g client.Grant) bool { return g.Host == host })
+	return nil
 }
 
 func (f *fakeClient) Pause(_ context.Context, pw string, d time.Duration) (client.Grant, error) {

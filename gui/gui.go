@@ -82,6 +82,7 @@ type Client interface {
 	Stats(ctx context.Context, from, to time.Time) ([]client.DayCount, error)
 	Requests(ctx context.Context) ([]client.Request, error)
 	Grant(ctx context.Context, password, host, profile string, d time.Duration) (client.Grant, error)
+	Revoke(ctx context.Context, password, host string) error
 	Pause(ctx context.Context, password string, d time.Duration) (client.Grant, error)
 	Resume(ctx context.Context, password string) error
 	UpdateNow(ctx context.Context, password string) error

@@ -34,6 +34,7 @@ type statusScreen struct {
 	// update error is a sentence and needs the window's width.
 	bundleErrs *fyne.Container
 	rules      *fyne.Container
+	grants     *fyne.Container // active "allow this site" grants, each with End now
 	total      *widget.Label
 	message    *widget.Label
 	update     *widget.Button
@@ -53,6 +54,7 @@ func newStatusScreen(e env, w fyne.Window, onStatus func(client.Status, error)) 
 	s.bundles = container.NewGridWithColumns(4)
 	s.bundleErrs = container.NewVBox()
 	s.rules = container.NewGridWithColumns(2)
+	s.grants = container.NewVBox()
 	s.total = widget.NewLabel("")
 	s.message = errorLabel("")
 	s.update = widget.NewButton(tr.T("status.update"), func() { s.updateNow() })
@@ -67,6 +69,7 @@ func newStatusScreen(e env, w fyne.Window, onStatus func(client.Status, error)) 
 		container.NewVBox(s.message, container.NewHBox(s.update, s.pause15, s.pause1h, s.resume), s.agent),
 		nil, nil,
 		container.NewVScroll(container.NewVBox(
+			s.grants,
 			bold("status.bundles"), s.bundles, s.bundleErrs,
 			widget.NewSeparator(),
 			s.total, s.rules,
@@ -129,6 +132,8 @@ func (s *statusScreen) show(st client.Status, err error) {
 	s.bundles.Refresh()
 	s.bundleErrs.Refresh()
 
+	s.showGrants(st.Grants)
+
 	s.rules.Objects = nil
 	total := 0
 	for _, id := range categoryIDs(st, client.Settings{}) {
@@ -149,6 +154,40 @@ func (s *statusScreen) show(st client.Status, err error) {
 		s.pause1h.Show()
 		s.resume.Hide()
 	}
+}
+
+// showGrants lists the sites allowed for now, so a parent can see what
+// "allow this site" left open and end it early.
+func (s *statusScreen) showGrants(grants []client.Grant) {
+	tr := s.env.tr
+	s.grants.Objects = nil
+	if len(grants) > 0 {
+		s.grants.Add(widget.NewLabelWithStyle(tr.T("status.grants"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	}
+	for _, g := range grants {
+		profile := g.Profile
+		if profile == "" {
+			profile = tr.T("status.grants.everyone")
+		}
+		line := widget.NewLabel(tr.T("status.grant", map[string]any{
+			"Host": g.Host, "Profile": profile, "Until": g.Until.In(s.env.now().Location()).Format("01-02 15:04"),
+		}))
+		host := g.Host
+		end := widget.NewButton(tr.T("status.grant.end"), func() { s.revoke(host) })
+		s.grants.Add(container.NewBorder(nil, nil, nil, end, line))
+	}
+	if len(grants) > 0 {
+		s.grants.Add(widget.NewSeparator())
+	}
+	s.grants.Refresh()
+}
+
+// revoke ends the grants for host after the password.
+func (s *statusScreen) revoke(host string) *loginScreen {
+	return askPassword(s.env, s.win, s.env.tr.T("status.grant.why", map[string]any{"Host": host}), func(pw string) {
+		call(s.env, func(ctx context.Context) (struct{}, error) { return struct{}{}, s.env.client.Revoke(ctx, pw, host) },
+			s.afterAction)
+	})
 }
 
 // stateText is the one-line state shown in the status window and the tray.

@@ -155,3 +155,30 @@ func TestStatusAgentDown(t *testing.T) {
 		t.Errorf("tray icon = %q", got)
 	}
 }
+
+func TestStatusEndGrantEarly(t *testing.T) {
+	f := newFake(t, "Status", "CheckPassword", "Revoke")
+	f.password = "secret1"
+	f.status.Grants = []client.Grant{
+		{Host: "discord.com", Profile: "teen", Until: testNow.Add(time.Hour)},
+		{Host: "scratch.mit.edu", Until: testNow.Add(24 * time.Hour)},
+	}
+	u := newTestUI(t, f, LangEnglish, nil)
+	s := u.ShowStatus()
+	all := windowTexts(u.windows[winStatus])
+	for _, want := range []string{"Allowed for now", "discord.com for teen until 11-27 11:00", "scratch.mit.edu for every profile until 11-28 10:00"} {
+		if !hasText(all, want) {
+			t.Errorf("status lacks %q; has %q", want, all)
+		}
+	}
+	l := s.revoke("discord.com")
+	test.Type(l.password, "secret1")
+	test.Tap(l.submit)
+	if len(f.status.Grants) != 1 || f.status.Grants[0].Host != "scratch.mit.edu" {
+		t.Fatalf("grants left = %+v", f.status.Grants)
+	}
+	all = windowTexts(u.windows[winStatus])
+	if hasText(all, "discord.com for teen until 11-27 11:00") || !hasText(all, "scratch.mit.edu for every profile until 11-28 10:00") {
+		t.Errorf("status after revoke: %q", all)
+	}
+}
