@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,6 +142,29 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		if cfg.Ready != nil {
 			cfg.Ready(a)
 		}
+	}
+	// OS user -> profile (settings "users"): the kernel says which user
+	// owns a loopback client's socket. Anything unknown gets the default.
+	acfg.Profile = func(c net.Addr) string {
+		s := cur.Load()
+		if len(s.Users) == 0 {
+			return ""
+		}
+		var server net.Addr
+		if p := proxyAddr.Load(); p != nil {
+			if ap, err := netip.ParseAddrPort(*p); err == nil {
+				server = net.TCPAddrFromAddrPort(ap)
+			}
+		}
+		uid, ok := localUID(c, server)
+		if !ok {
+			return ""
+		}
+		u, err := user.LookupId(strconv.Itoa(uid))
+		if err != nil {
+			return ""
+		}
+		return settings.ProfileFor(*s, u.Username)
 	}
 	if srcs, err := updateSources(st); err != nil {
 		log.Error("service: update sources unusable; running without updates", "err", err)

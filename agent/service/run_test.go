@@ -11,7 +11,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/user"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -146,5 +149,65 @@ func TestRunAgentWiresSettingsGrantsAndAdmin(t *testing.T) {
 	}
 	if _, err := c.Status(context.Background()); !errors.Is(err, client.ErrAgentNotRunning) {
 		t.Fatalf("Status after stop = %v", err)
+	}
+}
+
+// TestRunAgentPicksTheProfileOfTheOSUser maps the user running this test
+// to a profile without the deny; everyone else gets the default that has
+// it. The proxy sees a loopback connection and the kernel names its owner.
+func TestRunAgentPicksTheProfileOfTheOSUser(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("the OS user of a connection is looked up on Linux only")
+	}
+	me, err := user.Current()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	etc := filepath.Join(dir, "etc")
+	os.MkdirAll(etc, 0o755)
+	doc := `{"profiles":[{"name":"child","block":[],"deny":["games.example"]},{"name":"teen","block":[]}],
+		"default_profile":"child","users":{` + strconv.Quote(me.Username) + `:"teen"}}`
+	if err := os.WriteFile(filepath.Join(etc, settings.SettingsFile), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }))
+	defer origin.Close()
+	ready := make(chan net.Addr, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- service.RunAgent(ctx, service.AgentConfig{
+			Settings: settings.Config{Dir: etc, StateDir: filepath.Join(dir, "state")},
+			DataDir:  filepath.Join(dir, "data"),
+			Socket:   filepath.Join(dir, "admin.sock"),
+			Listen:   "127.0.0.1:0",
+			Ready:    func(a net.Addr) { ready <- a },
+			Agent: func(c *agent.Config) {
+				c.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+					var d net.Dialer
+					return d.DialContext(ctx, network, origin.Listener.Addr().String())
+				}
+			},
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("RunAgent: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+	pu, _ := url.Parse("http://" + addr.String())
+	resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu)}}).Get("http://games.example/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s is mapped to teen, which allows games.example; got HTTP %d (the default profile's block?)", me.Username, resp.StatusCode)
 	}
 }
