@@ -26,6 +26,11 @@ const (
 	numCols
 )
 
+// logRows is how many rows the table asks for. The agent's default is 100,
+// which a busy week passes; 1000 rows stay quick to draw and to scroll, and
+// past that the screen says to narrow the filter (the CSV export has all).
+const logRows = 1000
+
 // grantDurations are the periods "allow this site" and a request's grant
 // offer. Short on purpose: a permanent exception belongs in the allow list,
 // where the parent sees it later.
@@ -56,11 +61,12 @@ type blockLogScreen struct {
 	catIDs   []string // the category filter's ids, "" first: all categories
 	events   []client.Event
 	selected int // row in events, -1 if none
+	limit    int // rows asked for; logRows, smaller in tests
 }
 
 func newBlockLogScreen(e env, w fyne.Window, password string, saveCSV func(fyne.Window, func(io.Writer) error)) *blockLogScreen {
 	tr := e.tr
-	s := &blockLogScreen{env: e, win: w, password: password, saveCSV: saveCSV, selected: -1}
+	s := &blockLogScreen{env: e, win: w, password: password, saveCSV: saveCSV, selected: -1, limit: logRows}
 
 	today := dayStart(e.now())
 	weekAgo := today.AddDate(0, 0, -6)
@@ -210,7 +216,7 @@ func calendarDay(t time.Time, loc *time.Location) time.Time {
 func (s *blockLogScreen) filter() client.EventFilter {
 	// The log also holds grants, pauses and admin actions; this screen is
 	// about what was blocked.
-	f := client.EventFilter{Action: "block"}
+	f := client.EventFilter{Action: "block", Limit: s.limit}
 	// A DateEntry's date is a calendar date in no particular zone; the
 	// parent means that day on this machine's clock.
 	loc := s.env.now().Location()
@@ -243,7 +249,11 @@ func (s *blockLogScreen) query() {
 			s.selected = -1
 			s.table.UnselectAll()
 			s.allow.Disable()
-			s.count.SetText(s.env.tr.T("log.count", map[string]any{"Count": len(evs)}))
+			if len(evs) >= f.Limit {
+				s.count.SetText(s.env.tr.T("log.count.more", map[string]any{"Count": len(evs)}))
+			} else {
+				s.count.SetText(s.env.tr.T("log.count", map[string]any{"Count": len(evs)}))
+			}
 			s.table.Refresh()
 		})
 }

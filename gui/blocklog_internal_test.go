@@ -99,6 +99,14 @@ func TestBlockLogFilter(t *testing.T) {
 			}
 		})
 	}
+	// More rows than the screen asks for: it says so instead of a count.
+	s.limit = 1
+	s.from.SetDate(&time.Time{})
+	if got := s.count.Text; got != "Newest 1 shown; narrow the dates or search for older ones" || len(s.events) != 1 {
+		t.Errorf("over the limit: %q, %d rows", got, len(s.events))
+	}
+	s.limit = logRows
+
 	// The "to" date is inclusive on screen: to the end of that day.
 	sent := f.filters[len(f.filters)-1]
 	if want := dayStart(testNow.AddDate(0, 0, -2)); !sent.To.Equal(want) {

@@ -181,7 +181,7 @@ func (f *fakeClient) Events(_ context.Context, flt client.EventFilter) ([]client
 	f.filters = append(f.filters, flt)
 	var out []client.Event
 	for _, e := range f.events {
-		if match(e, flt) {
+		if match(e, flt) && (flt.Limit == 0 || len(out) < flt.Limit) {
 			out = append(out, e)
 		}
 	}
