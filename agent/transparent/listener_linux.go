@@ -310,9 +310,12 @@ func (l *Listener) serveTLS(c net.Conn, br *bufio.Reader, orig netip.AddrPort, o
 	decide := func(h string) policy.Verdict {
 		return eng.Decide(policy.Request{Host: h, Time: now, Profile: profile})
 	}
+	// The address decides alone only without a name, or when a list names
+	// the address itself; otherwise the name does (an allow-list-only
+	// profile allows sites by name, not their addresses).
 	v := decide(ipHost)
 	blockedHost := ipHost
-	if v.Action != policy.Block && name != "" {
+	if name != "" && !listed(v) {
 		v, blockedHost = decide(name), name
 	}
 	if v.Action == policy.Block {
@@ -362,7 +365,9 @@ func (l *Listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.URL.Scheme = "http"
 	r.URL.Host = r.Host
-	if r.URL.Host == "" {
+	if r.URL.Host == "" || l.addrListed(orig.Addr(), r.RemoteAddr) {
+		// No name, or an address listed itself: decide (and block) on
+		// the address, so an allowed Host header does not launder it.
 		r.URL.Host = orig.String()
 	}
 	if name, err := hostname.NormalizeRequest(r.URL.Host); err == nil {
@@ -370,6 +375,21 @@ func (l *Listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	l.http.ServeHTTP(w, r)
 }
+
+// addrListed reports whether the original address is itself on a block
+// list for this client.
+func (l *Listener) addrListed(ip netip.Addr, remote string) bool {
+	eng := l.cfg.Engine()
+	if eng == nil {
+		return false // the proxy answers 503 for a missing engine
+	}
+	profile := ""
+	if ap, err := netip.ParseAddrPort(remote); err == nil && l.cfg.Profile != nil {
+		profile = l.cfg.Profile(net.TCPAddrFromAddrPort(ap))
+	}
+	return listed(eng.Decide(policy.Request{Host: ip.String(), Time: l.cfg.Clock(), Profile: profile}))
+}
+
 
 // peekedConn is a redirected connection whose first bytes are in r.
 type peekedConn struct {

@@ -193,3 +193,11 @@ func decodeOrigDst6(b []byte) (netip.AddrPort, error) {
 	ip := netip.AddrFrom16([16]byte(b[8:24]))
 	return netip.AddrPortFrom(ip.Unmap(), port), nil
 }
+
+// listed reports a block because a list names the host (a category or the
+// profile's own block list), as opposed to a block of everything not
+// allowed (allow-list-only mode, hours): an address is only blocked on its
+// own account, never because it is not on an allow list that names sites.
+func listed(v policy.Verdict) bool {
+	return v.Action == policy.Block && (v.Reason == policy.ReasonCategory || v.Reason == policy.ReasonCustomBlock)
+}

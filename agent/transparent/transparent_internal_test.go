@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/greengate/greengate/rules/policy"
 )
 
 func TestRuleset(t *testing.T) {
@@ -101,4 +103,26 @@ func FuzzDecodeOrigDst(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestListed(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		v    policy.Verdict
+		want bool
+	}{
+		{policy.Verdict{Action: policy.Block, Reason: policy.ReasonCategory}, true},
+		{policy.Verdict{Action: policy.Block, Reason: policy.ReasonCustomBlock}, true},
+		{policy.Verdict{Action: policy.Block, Reason: policy.ReasonAllowListOnly}, false},
+		{policy.Verdict{Action: policy.Block, Reason: policy.ReasonOutsideHours}, false},
+		{policy.Verdict{Action: policy.Allow}, false},
+		{policy.Verdict{Action: policy.SafeSearch, Reason: policy.ReasonSafeSearch}, false},
+	} {
+		t.Run(tc.v.Reason.String(), func(t *testing.T) {
+			t.Parallel()
+			if got := listed(tc.v); got != tc.want {
+				t.Fatalf("listed(%+v) = %v", tc.v, got)
+			}
+		})
+	}
 }
