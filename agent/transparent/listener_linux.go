@@ -390,7 +390,6 @@ func (l *Listener) addrListed(ip netip.Addr, remote string) bool {
 	return listed(eng.Decide(policy.Request{Host: ip.String(), Time: l.cfg.Clock(), Profile: profile}))
 }
 
-
 // peekedConn is a redirected connection whose first bytes are in r.
 type peekedConn struct {
 	net.Conn
