@@ -39,6 +39,8 @@ type fakeClient struct {
 	stats     []client.DayCount
 	requests  []client.Request
 	grants    []grantCall
+	asked     []client.Request
+	askEvery  bool // refuse a second Ask like the agent's per-caller limit
 	pauses    []time.Duration
 	csvHeader string
 }
@@ -215,6 +217,17 @@ func (f *fakeClient) Requests(context.Context) ([]client.Request, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.requests), nil
+}
+
+func (f *fakeClient) Ask(_ context.Context, host, note string) error {
+	f.call("Ask")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.askEvery && len(f.asked) > 0 {
+		return &client.Error{Code: client.CodeRateLimited, RetryAfter: 9 * time.Second}
+	}
+	f.asked = append(f.asked, client.Request{Host: host, Note: note})
+	return nil
 }
 
 func (f *fakeClient) Grant(_ context.Context, pw, host, profile string, d time.Duration) (client.Grant, error) {

@@ -81,6 +81,8 @@ type Client interface {
 	ExportCSV(ctx context.Context, f client.EventFilter, w io.Writer) error
 	Stats(ctx context.Context, from, to time.Time) ([]client.DayCount, error)
 	Requests(ctx context.Context) ([]client.Request, error)
+	// Ask is a child's "please allow this site"; no password.
+	Ask(ctx context.Context, host, note string) error
 	Grant(ctx context.Context, password, host, profile string, d time.Duration) (client.Grant, error)
 	Revoke(ctx context.Context, password, host string) error
 	Pause(ctx context.Context, password string, d time.Duration) (client.Grant, error)

@@ -82,6 +82,7 @@ func (u *UI) TrayMenu() *fyne.Menu {
 		fyne.NewMenuItem(tr.T("tray.settings"), func() { u.ShowSettings() }),
 		fyne.NewMenuItem(tr.T("tray.blocklog"), func() { u.ShowBlockLog() }),
 		fyne.NewMenuItem(tr.T("tray.requests"), func() { u.ShowRequests() }),
+		fyne.NewMenuItem(tr.T("tray.ask"), func() { u.ShowAsk() }),
 		fyne.NewMenuItem(tr.T("tray.status"), func() { u.ShowStatus() }),
 		fyne.NewMenuItem(tr.T("tray.update"), func() { u.ShowStatus().updateNow() }),
 		fyne.NewMenuItemSeparator(),

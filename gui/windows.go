@@ -23,6 +23,7 @@ const (
 	winRequests = "requests"
 	winWizard   = "wizard"
 	winAbout    = "about"
+	winAsk      = "ask"
 )
 
 // openWindow shows the window for key with fresh content from build. Content
@@ -162,6 +163,18 @@ func (u *UI) ShowWizard() *wizardScreen {
 		})
 		return container.NewVScroll(container.NewPadded(s.content))
 	})
+	return s
+}
+
+// ShowAsk opens the child's "ask a parent" window.
+func (u *UI) ShowAsk() *askScreen {
+	var s *askScreen
+	u.reopen[winAsk] = func() { u.ShowAsk() }
+	w := u.openWindow(winAsk, "window.ask", fyne.NewSize(420, 360), func(fyne.Window) fyne.CanvasObject {
+		s = newAskScreen(u.env())
+		return container.NewPadded(s.content)
+	})
+	w.Canvas().Focus(s.host)
 	return s
 }
 

@@ -240,6 +240,7 @@ for lang in en_US.UTF-8 zh_CN.UTF-8; do
 	shot "$lang" settings settings "$password"
 	shot "$lang" blocklog blocklog "$password"
 	shot "$lang" requests requests "$password"
+	shot "$lang" ask ask
 	shot "$lang" about about
 	stop_agent
 done

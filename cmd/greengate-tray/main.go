@@ -11,7 +11,7 @@
 //	greengate-tray [-socket PATH] [-open WINDOW]
 //
 // -open shows one window at start (status, settings, blocklog, requests,
-// wizard, about), for a desktop shortcut or a screenshot. Without a tray
+// wizard, about, ask), for a desktop shortcut or a screenshot. Without a tray
 // host (Linux with no D-Bus session bus) the status window opens instead of
 // a tray icon, and closing it ends the app.
 package main
@@ -45,7 +45,7 @@ const statusEvery = 30 * time.Second
 
 func main() {
 	socket := flag.String("socket", client.DefaultSocket, "the agent's admin socket (a named pipe on Windows)")
-	open := flag.String("open", "", "window to open at start: status, settings, blocklog, requests, wizard or about")
+	open := flag.String("open", "", "window to open at start: status, settings, blocklog, requests, wizard, about or ask")
 	flag.Parse()
 	if err := run(*socket, *open); err != nil {
 		fmt.Fprintln(os.Stderr, "greengate-tray:", err)
@@ -121,6 +121,8 @@ func opener(name string) (func(*gui.UI), error) {
 		return func(u *gui.UI) { u.ShowWizard() }, nil
 	case "about":
 		return func(u *gui.UI) { u.ShowAbout() }, nil
+	case "ask":
+		return func(u *gui.UI) { u.ShowAsk() }, nil
 	}
 	return nil, fmt.Errorf("unknown window %q for -open", name)
 }
