@@ -89,7 +89,11 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := d.decide(host, "")
-	if v.Action == policy.Block {
+	// An address that is blocked only because it is not allowed
+	// (allow-list-only mode allows sites by name) waits for the SNI: the
+	// name decides then, and without one the tunnel is refused.
+	needName := v.Action == policy.Block && hostname.IsIP(host) && !listed(v)
+	if v.Action == policy.Block && !needName {
 		p.record(&d, v, blocklog.ActionBlock, host, "", "connect: "+v.Reason.String())
 		refuse(w, http.StatusForbidden, "GreenGate: "+host+" is blocked ("+blockWhat(d.eng, v)+")")
 		return
@@ -130,7 +134,11 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		name = hello.ServerName
 	case errors.Is(err, sni.ErrNoSNI), errors.Is(err, sni.ErrNotTLS):
-		// Nothing to decide but the CONNECT host, which was allowed.
+		// Nothing to decide but the CONNECT host.
+		if needName {
+			p.record(&d, v, blocklog.ActionBlock, host, "", "connect to an address without a server name: "+v.Reason.String())
+			return
+		}
 		if p.cfg.NoSNI == NoSNIBlock {
 			v.Action, v.Reason = policy.Block, policy.ReasonDefault
 			p.record(&d, v, blocklog.ActionBlock, host, "", "tunnel without a server name")
@@ -144,6 +152,13 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	}
 
 	target := v
+	if needName {
+		if name == host {
+			p.record(&d, v, blocklog.ActionBlock, host, "", "connect to an address named by itself: "+v.Reason.String())
+			return
+		}
+		target = policy.Verdict{} // decided by the name below
+	}
 	if name != "" && name != host {
 		// Both must be allowed: an IP or allowed CONNECT host does not
 		// launder a blocked SNI (domain fronting), nor the reverse.
@@ -169,6 +184,12 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	defer up.Close()
 	p.splice(conn, br, up)
+}
+
+// listed reports a block because a list names the host (a category or the
+// profile's block list), not a block of everything not allowed.
+func listed(v policy.Verdict) bool {
+	return v.Action == policy.Block && (v.Reason == policy.ReasonCategory || v.Reason == policy.ReasonCustomBlock)
 }
 
 // blockWhat names why something is blocked in a line of text.

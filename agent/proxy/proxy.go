@@ -23,7 +23,10 @@
 // 200, peeks the ClientHello (agent/sni, with a deadline and a size cap) and
 // decides the SNI too. The tunnel is closed when either is blocked: an IP
 // literal CONNECT with a blocked SNI, or a fronted CONNECT whose SNI differs
-// from its host, is blocked by the SNI. Only then is the origin dialled; the
+// from its host, is blocked by the SNI. An IP literal that is blocked only
+// for not being allowed (allow-list-only mode names sites, not addresses)
+// is decided by its SNI instead, and refused without one. Only then is the
+// origin dialled; the
 // peeked bytes are forwarded untouched and both directions are spliced.
 // Nothing is ever decrypted. A hello without SNI, or a tunnel that is not TLS,
 // follows Config.NoSNI; a hello that is malformed, too large or too slow

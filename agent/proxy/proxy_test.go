@@ -869,3 +869,53 @@ func TestSmuggling(t *testing.T) {
 		}
 	}
 }
+
+// TestAllowListOnly: in allow-list-only mode sites are allowed by name, so
+// a CONNECT to an address waits for the SNI to decide.
+func TestAllowListOnly(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	h := start(t, func(c *proxy.Config) {
+		base := testEngine(t, nil)
+		p := policyDefaultProfile()
+		p.AllowListOnly, p.Allow = true, []string{"allowed.test"}
+		eng, err := policy.New(policy.Config{Categories: base.Categories(), SafeSearch: base.SafeSearchEngines(), Profiles: []policy.Profile{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Engine = func() *policy.Engine { return eng }
+	})
+	a := newTLSOrigin(t, ca, "A", false)
+	h.dial.route("127.0.0.1:443", a.addr())
+	h.dial.route("allowed.test:443", a.addr())
+	for _, tc := range []struct {
+		name, authority, sni string
+		ok                   bool
+	}{
+		{"allowed name", "allowed.test:443", "allowed.test", true},
+		{"address with an allowed SNI", "127.0.0.1:443", "allowed.test", true},
+		{"address with another SNI", "127.0.0.1:443", "other.test", false},
+		{"address without SNI", "127.0.0.1:443", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, br, code := h.connect(t, tc.authority)
+			if code != 200 {
+				t.Fatalf("CONNECT: %d", code)
+			}
+			cfg := &tls.Config{ServerName: tc.sni, RootCAs: ca.pool}
+			if tc.sni == "" {
+				cfg = &tls.Config{InsecureSkipVerify: true}
+			}
+			err := tls.Client(bufConn{conn, br}, cfg).Handshake()
+			if tc.ok && err != nil {
+				t.Fatalf("handshake: %v", err)
+			}
+			if !tc.ok && !handshakeRefused(err) {
+				t.Fatalf("handshake: %v", err)
+			}
+		})
+	}
+	if _, _, code := h.connect(t, "other.test:443"); code != http.StatusForbidden {
+		t.Fatalf("CONNECT to a name not allowed: %d", code)
+	}
+}
