@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"io"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -96,4 +97,16 @@ func ownerOf(rows []socketRow, client, server netip.AddrPort) (uid int, ok bool)
 		return 0, false
 	}
 	return found, true
+}
+
+// addrPort reads a connection address.
+func addrPort(a net.Addr) (netip.AddrPort, bool) {
+	if a == nil {
+		return netip.AddrPort{}, false
+	}
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort(), true
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	return ap, err == nil
 }

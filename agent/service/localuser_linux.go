@@ -32,14 +32,3 @@ func localUID(client, server net.Addr) (int, bool) {
 	// at the proxy. Its local end alone still names it.
 	return ownerOf(rows, c, netip.AddrPort{})
 }
-
-func addrPort(a net.Addr) (netip.AddrPort, bool) {
-	if a == nil {
-		return netip.AddrPort{}, false
-	}
-	if t, ok := a.(*net.TCPAddr); ok {
-		return t.AddrPort(), true
-	}
-	ap, err := netip.ParseAddrPort(a.String())
-	return ap, err == nil
-}

@@ -143,10 +143,14 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 			cfg.Ready(a)
 		}
 	}
-	// OS user -> profile (settings "users"): the kernel says which user
-	// owns a loopback client's socket. Anything unknown gets the default.
+	// LAN clients by network (settings "lan_profiles"); local ones by OS
+	// user ("users"): the kernel says which user owns a loopback client's
+	// socket. Anything unknown gets the default profile.
 	acfg.Profile = func(c net.Addr) string {
 		s := cur.Load()
+		if ap, ok := addrPort(c); ok && !ap.Addr().Unmap().IsLoopback() {
+			return settings.ProfileForAddr(*s, ap.Addr())
+		}
 		if len(s.Users) == 0 {
 			return ""
 		}

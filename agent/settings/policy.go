@@ -2,6 +2,7 @@ package settings
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/greengate/greengate/rules/policy"
@@ -89,4 +90,19 @@ func ProfileFor(s Settings, user string) string {
 		return p
 	}
 	return s.DefaultProfile
+}
+
+// ProfileForAddr returns the profile for a LAN client address: the most
+// specific lan_profiles network containing it, or "" when none does (the
+// caller then uses the default profile).
+func ProfileForAddr(s Settings, ip netip.Addr) string {
+	ip = ip.Unmap()
+	best, bits := "", -1
+	for n, p := range s.LANProfiles {
+		pf, err := netip.ParsePrefix(n)
+		if err == nil && pf.Contains(ip) && pf.Bits() > bits {
+			best, bits = p, pf.Bits()
+		}
+	}
+	return best
 }

@@ -301,6 +301,15 @@ func Validate(s Settings, known []string) error {
 		lan = append(lan, p)
 	}
 	v.listen(s.Listen, len(lan) > 0)
+	for _, n := range slices.Sorted(maps.Keys(s.LANProfiles)) {
+		np := fmt.Sprintf("lan_profiles[%q]", n)
+		if _, err := netip.ParsePrefix(n); err != nil {
+			v.add(np, "bad network: want CIDR like 192.168.1.0/24")
+		}
+		if !names[s.LANProfiles[n]] {
+			v.add(np, "no profile named %q", s.LANProfiles[n])
+		}
+	}
 	pubs := map[string]bool{}
 	for i, src := range s.Updates.Sources {
 		sp := fmt.Sprintf("updates.sources[%d]", i)

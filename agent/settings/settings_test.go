@@ -3,6 +3,7 @@ package settings_test
 import (
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,6 +30,7 @@ const goodDoc = `{
   "users": {"alice": "child", "Lab1": "lab", "lab1": "lab"},
   "listen": "0.0.0.0:3128",
   "lan_clients": ["192.168.10.0/24", "fd00::/8"],
+  "lan_profiles": {"192.168.10.0/24": "teen", "192.168.10.0/28": "lab"},
   "updates": {"sources": [{"url": "https://rules.example/greengate.bundle", "publisher": "vendor",
     "root_keys": ["greengate-test-root+c999bc63+Adj22KHH/waldkIrpAXpo8/AIsyvO3bOz6+C5kQHC3uJ"]}], "interval": "6h"},
   "log_retention_days": 30,
@@ -70,6 +72,25 @@ func TestDecodeGood(t *testing.T) {
 	}
 	if got := settings.ProfileFor(s, "bob"); got != "teen" {
 		t.Errorf("ProfileFor(bob) = %q, want the default", got)
+	}
+}
+
+func TestProfileForAddr(t *testing.T) {
+	t.Parallel()
+	s, err := settings.DecodeBytes([]byte(goodDoc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ip, want := range map[string]string{
+		"192.168.10.3":        "lab",  // the /28 is more specific
+		"192.168.10.200":      "teen", // only the /24
+		"::ffff:192.168.10.3": "lab",
+		"192.168.11.1":        "",
+		"fd00::1":             "",
+	} {
+		if got := settings.ProfileForAddr(s, netip.MustParseAddr(ip)); got != want {
+			t.Errorf("ProfileForAddr(%s) = %q, want %q", ip, got, want)
+		}
 	}
 }
 
@@ -121,6 +142,7 @@ func TestDecodeRejects(t *testing.T) {
 			"users": {"alice": "nobody"},
 			"listen": "0.0.0.0:99999",
 			"lan_clients": ["10.0.0.0/33"],
+			"lan_profiles": {"10.1.0.0/16": "nobody", "10.2.0.0": "ok"},
 			"updates": {"sources": [{"url": "ftp://x", "publisher": "v", "root_keys": ["nope"]},
 				{"url": "https://user:pw@h/x", "publisher": "v", "root_keys": []}], "interval": "1m"},
 			"log_retention_days": -1,
@@ -133,7 +155,7 @@ func TestDecodeRejects(t *testing.T) {
 				"profiles[1].hours.mon[0]", "profiles[1].hours.mon[1]", "profiles[1].hours.funday",
 				"profiles[1].youtube",
 				"profiles[2].name",
-				"default_profile", `users["alice"]`, "lan_clients[0]", "listen", "listen", // bad port; not loopback without valid lan_clients
+				"default_profile", `users["alice"]`, "lan_clients[0]", `lan_profiles["10.1.0.0/16"]`, `lan_profiles["10.2.0.0"]`, "listen", "listen", // bad port; not loopback without valid lan_clients
 				"updates.sources[0].url", "updates.sources[0].root_keys[0]",
 				"updates.sources[1].url", "updates.sources[1].publisher", "updates.sources[1].root_keys", "updates.interval",
 				"log_retention_days", "language",

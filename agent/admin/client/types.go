@@ -53,7 +53,11 @@ type Settings struct {
 	// LANClients are the networks (CIDR) allowed to use the proxy besides
 	// loopback: a school lab or café gateway.
 	LANClients []string `json:"lan_clients,omitempty"`
-	Updates    Updates  `json:"updates"`
+	// LANProfiles maps LAN client networks (CIDR) to a profile: a lab's
+	// PCs, a café's seats. The most specific network wins; other clients
+	// get DefaultProfile.
+	LANProfiles map[string]string `json:"lan_profiles,omitempty"`
+	Updates     Updates           `json:"updates"`
 	// LogRetentionDays is how long block events are kept.
 	LogRetentionDays int `json:"log_retention_days,omitempty"`
 	// Language of the block page and tray: "en" or "zh".
