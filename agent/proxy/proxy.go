@@ -26,8 +26,8 @@
 // from its host, is blocked by the SNI. An IP literal that is blocked only
 // for not being allowed (allow-list-only mode names sites, not addresses)
 // is decided by its SNI instead, and refused without one. Only then is the
-// origin dialled; the
-// peeked bytes are forwarded untouched and both directions are spliced.
+// origin dialled; the peeked bytes are forwarded untouched and both
+// directions are spliced.
 // Nothing is ever decrypted. A hello without SNI, or a tunnel that is not TLS,
 // follows Config.NoSNI; a hello that is malformed, too large or too slow
 // closes the tunnel (fail closed). With TLS Encrypted Client Hello only the
