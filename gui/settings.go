@@ -50,6 +50,7 @@ type settingsScreen struct {
 	allow          *widget.Entry
 	deny           *widget.Entry
 	safeSearch     *widget.Check
+	allowOnly      *widget.Check // AllowListOnly: a lab that may visit only its list
 	youtube        *widget.Select
 	hours          [7][24]*widget.Check // [time.Weekday][hour]
 	users          *fyne.Container      // one row per OS user
@@ -153,6 +154,11 @@ func (s *settingsScreen) build(st client.Settings, catIDs []string) {
 	s.allow = s.listEntry(fieldAllow, func(p *client.Profile, lines []string) { p.Allow = lines })
 	s.deny = s.listEntry(fieldDeny, func(p *client.Profile, lines []string) { p.Deny = lines })
 
+	s.allowOnly = widget.NewCheck(tr.T("settings.allowonly"), func(on bool) {
+		if !s.loading {
+			s.st.Profiles[s.cur].AllowListOnly = on
+		}
+	})
 	s.safeSearch = widget.NewCheck(tr.T("settings.safesearch"), func(on bool) {
 		if !s.loading {
 			s.st.Profiles[s.cur].SafeSearch = on
@@ -215,7 +221,7 @@ func (s *settingsScreen) build(st client.Settings, catIDs []string) {
 		container.NewBorder(nil, nil, widget.NewLabel(tr.T("settings.youtube")), nil, s.youtube), s.errs[fieldYouTube],
 	)
 	listsTab := container.NewVBox(
-		heading("settings.allow"), widget.NewLabel(tr.T("settings.list.help")), s.allow, s.errs[fieldAllow],
+		heading("settings.allow"), widget.NewLabel(tr.T("settings.list.help")), s.allow, s.allowOnly, s.errs[fieldAllow],
 		heading("settings.deny"), s.deny, s.errs[fieldDeny],
 	)
 	hoursTab := container.NewVBox(widget.NewLabel(tr.T("settings.hours.help")), s.hoursGrid(), s.errs[fieldHours])
@@ -345,6 +351,7 @@ func (s *settingsScreen) show(i int) {
 	s.allow.SetText(strings.Join(p.Allow, "\n"))
 	s.deny.SetText(strings.Join(p.Deny, "\n"))
 	s.safeSearch.SetChecked(p.SafeSearch)
+	s.allowOnly.SetChecked(p.AllowListOnly)
 	yt := p.YouTube
 	if yt == "" {
 		yt = YouTubeStrict

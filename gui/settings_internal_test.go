@@ -122,6 +122,7 @@ func TestSettingsEditsReachTheAgent(t *testing.T) {
 	s.profile.SetSelected("teen")
 	test.Tap(s.categories["gambling"])              // teen: block gambling too
 	test.Tap(s.safeSearch)                          // teen: safe search off
+	test.Tap(s.allowOnly)                           // teen: allow-list only
 	s.youtube.SetSelected("Strict restricted mode") // teen: strict
 	test.Tap(s.hours[time.Monday][22])              // no browsing Monday 22:00-23:00
 	s.addUserRow("leo", "child")                    // map a new account
@@ -132,7 +133,7 @@ func TestSettingsEditsReachTheAgent(t *testing.T) {
 	}
 	got := f.saved[0]
 	teen := got.Profiles[1]
-	if !slices.Contains(teen.Block, "gambling") || teen.SafeSearch || teen.YouTube != YouTubeStrict {
+	if !slices.Contains(teen.Block, "gambling") || teen.SafeSearch || teen.YouTube != YouTubeStrict || !teen.AllowListOnly {
 		t.Errorf("teen = %+v", teen)
 	}
 	if want := []string{"00:00-22:00", "23:00-24:00"}; !slices.Equal(teen.Hours["mon"], want) || len(teen.Hours) != 1 {
