@@ -2,6 +2,7 @@ package gui
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -111,7 +112,7 @@ func (f *fakeClient) Status(context.Context) (client.Status, error) {
 	if f.statusErr != nil {
 		return client.Status{}, f.statusErr
 	}
-	st := f.status
+	st := wire(f.t, f.status)
 	st.PasswordSet = f.password != ""
 	return st, nil
 }
@@ -140,11 +141,25 @@ func (f *fakeClient) SetPassword(_ context.Context, old, pw string) error {
 	return nil
 }
 
+// wire copies v through JSON, as the socket does: the screen must not
+// share slices or maps with the agent's copy.
+func wire[T any](t testing.TB, v T) T {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("encoding %T: %v", v, err)
+	}
+	var out T
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("decoding %T: %v", v, err)
+	}
+	return out
+}
+
 func (f *fakeClient) Settings(context.Context) (client.Settings, error) {
 	f.call("Settings")
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.settings, nil
+	return wire(f.t, f.settings), nil
 }
 
 func (f *fakeClient) SaveSettings(_ context.Context, pw string, s client.Settings) error {
@@ -154,6 +169,7 @@ func (f *fakeClient) SaveSettings(_ context.Context, pw string, s client.Setting
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	s = wire(f.t, s)
 	f.saved = append(f.saved, s)
 	if f.saveErr != nil {
 		return f.saveErr
