@@ -50,13 +50,21 @@ func (u *UI) openWindow(key, titleKey string, size fyne.Size, build func(w fyne.
 	return w
 }
 
-// closeWindow hides the window for key and drops its content.
+// closeWindow hides the window for key and drops its content; with
+// Config.QuitOnClose it closes it, since a hidden window would keep a
+// tray-less app running with nothing on screen.
 func (u *UI) closeWindow(key string) {
-	if w := u.windows[key]; w != nil {
-		w.SetContent(widget.NewLabel(""))
-		w.Hide()
-	}
+	w := u.windows[key]
 	delete(u.reopen, key)
+	if w == nil {
+		return
+	}
+	if u.cfg.QuitOnClose {
+		w.Close() // its OnClosed forgets it
+		return
+	}
+	w.SetContent(widget.NewLabel(""))
+	w.Hide()
 }
 
 // ShowStatus opens the status window.

@@ -3,6 +3,7 @@ package gui
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2/test"
 
@@ -93,5 +94,27 @@ func TestWizard(t *testing.T) {
 				t.Error("settings window not opened after the wizard")
 			}
 		})
+	}
+}
+
+// TestWizardWithoutTray: with no tray, the finished wizard's window is
+// closed, not hidden, so closing the settings window afterwards ends the app.
+func TestWizardWithoutTray(t *testing.T) {
+	f := newFake(t, "SetPassword", "Login", "Status", "Settings", "SaveSettings")
+	a := test.NewTempApp(t)
+	u := New(Config{App: a, Client: f, Now: func() time.Time { return testNow }, Go: func(fn func()) { fn() }, QuitOnClose: true})
+	before := len(a.Driver().AllWindows())
+	s := u.ShowWizard()
+	test.Type(s.password, "secret1")
+	test.Type(s.confirm, "secret1")
+	test.Tap(s.finish)
+	if _, open := u.windows[winWizard]; open {
+		t.Error("wizard window still open after finishing")
+	}
+	if got := len(a.Driver().AllWindows()) - before; got != 1 {
+		for _, w := range a.Driver().AllWindows() {
+			t.Logf("open: %q (before: %d)", w.Title(), before)
+		}
+		t.Errorf("open windows = %d, want 1 (settings)", got)
 	}
 }
