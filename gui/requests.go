@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -73,10 +74,13 @@ func (s *requestsScreen) load() {
 	})
 }
 
-// profileFor is the profile the agent applies to an OS user: the mapped one,
-// else the default profile, else the first.
-func profileFor(st client.Settings, user string) string {
-	if p, ok := st.Users[user]; ok {
+// profileFor is the profile the agent applies to the account that asked:
+// the mapped one, else the default profile, else the first.
+func profileFor(st client.Settings, asker string) string {
+	if p, ok := st.Users[asker]; ok {
+		return p
+	}
+	if p, ok := st.Users[osUserName(asker)]; ok {
 		return p
 	}
 	if st.DefaultProfile != "" {
@@ -108,7 +112,7 @@ func (s *requestsScreen) show(reqs []client.Request, st client.Settings) {
 		row.grant = widget.NewButton(tr.T("requests.grant"), func() { s.grant(row, labels) })
 		row.grant.Importance = widget.HighImportance
 		head := widget.NewLabelWithStyle(tr.T("requests.who", map[string]any{
-			"User": r.Client, "Profile": row.profile, "Host": r.Host,
+			"User": osUserName(r.Client), "Profile": row.profile, "Host": r.Host,
 			"Time": r.Time.In(s.env.now().Location()).Format("01-02 15:04"),
 		}), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		// The note is a child's free text: a plain label shows it as text,
@@ -137,4 +141,20 @@ func (s *requestsScreen) grant(row *requestRow, labels []string) {
 		s.message.SetText("")
 		row.status.SetText(tr.T("requests.granted", map[string]any{"Until": g.Until.In(s.env.now().Location()).Format("01-02 15:04")}))
 	})
+}
+
+// osUserName is the account name in the agent's description of who asked:
+// "uid 1000 (mia)" on Unix, "S-1-5-21-… (PC\mia)" on Windows. Settings.Users
+// is keyed by the plain name, so the domain or machine part is dropped.
+// Anything else is returned as it is.
+func osUserName(asker string) string {
+	open := strings.LastIndexByte(asker, '(')
+	if open < 0 || !strings.HasSuffix(asker, ")") {
+		return asker
+	}
+	name := asker[open+1 : len(asker)-1]
+	if i := strings.LastIndexByte(name, '\\'); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
 }

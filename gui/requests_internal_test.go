@@ -15,7 +15,7 @@ func TestRequestsGrant(t *testing.T) {
 	f.password = "secret1"
 	f.requests = []client.Request{
 		{Time: testNow.Add(-2 * time.Hour), Client: "leo", Host: "coolmathgames.com", Note: "for homework"},
-		{Time: testNow.Add(-10 * time.Minute), Client: "mia", Host: "discord.com", Note: "<b>class group</b> {{.Evil}}"},
+		{Time: testNow.Add(-10 * time.Minute), Client: "uid 1000 (mia)", Host: "discord.com", Note: "<b>class group</b> {{.Evil}}"},
 	}
 	u := newTestUI(t, f, LangEnglish, nil)
 	s := u.showRequestsWith("secret1")
@@ -64,5 +64,25 @@ func TestRequestsNone(t *testing.T) {
 	s := u.showRequestsWith("secret1")
 	if all := texts(s.content); !slices.Contains(all, "没有请求。孩子请求访问被拦截的网站时，会显示在这里。") {
 		t.Errorf("no empty-list note in Chinese: %q", all)
+	}
+}
+
+func TestOSUserName(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in, want string }{
+		{"unix", "uid 1000 (mia)", "mia"},
+		{"windows", `S-1-5-21-1-2-3-1001 (KITCHEN-PC\leo)`, "leo"},
+		{"plain name", "mia", "mia"},
+		{"unknown uid", "uid 1003", "uid 1003"},
+		{"unidentified", "unidentified local client", "unidentified local client"},
+		{"parenthesis not at the end", "a (b) c", "a (b) c"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := osUserName(tt.in); got != tt.want {
+				t.Errorf("osUserName(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
 	}
 }
