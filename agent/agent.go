@@ -63,6 +63,9 @@ type Config struct {
 	ConnectPorts []uint16
 	// AllowedClients turns on LAN mode; nil means loopback clients only.
 	AllowedClients []netip.Prefix
+	// LANReachable are the private networks LAN clients may reach through
+	// the proxy (proxy.Config.LANReachable).
+	LANReachable []netip.Prefix
 	// OwnAddrs are the agent's other listeners (admin API) the proxy must
 	// never reach.
 	OwnAddrs []string
@@ -180,6 +183,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		Log:            bl,
 		ConnectPorts:   cfg.ConnectPorts,
 		AllowedClients: cfg.AllowedClients,
+		LANReachable:   cfg.LANReachable,
 		OwnAddrs:       cfg.OwnAddrs,
 		DialContext:    cfg.DialContext,
 		Clock:          cfg.Clock,

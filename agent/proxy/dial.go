@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,13 +18,16 @@ import (
 // caught whatever way it was spelled.
 type guard struct {
 	lan bool
+	// reachable are private networks LAN clients may reach through the
+	// proxy (an intranet); other private addresses are refused in LAN mode.
+	reachable []netip.Prefix
 	// own holds the ports of the agent's listeners; replaced whole.
 	own atomic.Pointer[map[uint16]struct{}]
 	mu  sync.Mutex
 }
 
-func newGuard(ownAddrs []string, lan bool) (*guard, error) {
-	g := &guard{lan: lan}
+func newGuard(ownAddrs []string, lan bool, reachable []netip.Prefix) (*guard, error) {
+	g := &guard{lan: lan, reachable: reachable}
 	m := map[uint16]struct{}{}
 	g.own.Store(&m)
 	for _, a := range ownAddrs {
@@ -68,6 +72,11 @@ func (g *guard) check(ap netip.AddrPort) error {
 	if g.lan && (local || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
 		ip.IsInterfaceLocalMulticast() || ip.IsMulticast()) {
 		return fmt.Errorf("dialling %s: %w (LAN mode: local, link-local or multicast address)", ap, ErrForbiddenDestination)
+	}
+	if g.lan && ip.IsPrivate() && !slices.ContainsFunc(g.reachable, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+		// A machine on two networks (a café PC also on the office LAN)
+		// must not become the LAN clients' way into the other one.
+		return fmt.Errorf("dialling %s: %w (LAN mode: private address not in the reachable networks)", ap, ErrForbiddenDestination)
 	}
 	if _, own := (*g.own.Load())[ap.Port()]; own && (local || isInterfaceAddr(ip)) {
 		return fmt.Errorf("dialling %s: %w (one of the agent's own listeners)", ap, ErrForbiddenDestination)

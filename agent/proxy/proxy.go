@@ -51,10 +51,10 @@
 // a port of the proxy's own listeners or Config.OwnAddrs is refused with
 // ErrForbiddenDestination. In LAN mode (Config.AllowedClients names a
 // non-loopback network) loopback, unspecified, link-local and multicast
-// destinations are refused outright: LAN clients must not reach what only
-// this machine can. Private networks stay reachable; LAN clients reach them
-// directly anyway. CONNECT goes only to Config.ConnectPorts; plain HTTP only
-// to port 80, 443 and ports from 1024 up.
+// destinations are refused outright, and private ones unless listed in
+// Config.LANReachable: LAN clients must not reach what only this machine
+// can. CONNECT goes only to Config.ConnectPorts; plain HTTP only to port 80,
+// 443 and ports from 1024 up.
 //
 // # What it serves itself
 //
@@ -157,6 +157,10 @@ type Config struct {
 	// loopback only; naming any other network turns on LAN mode (see the
 	// package documentation). Others are disconnected at accept.
 	AllowedClients []netip.Prefix
+	// LANReachable are private networks (an intranet) that LAN-mode
+	// clients may reach through the proxy; in LAN mode every other private
+	// address is refused. Ignored outside LAN mode.
+	LANReachable []netip.Prefix
 	// OwnAddrs are other listeners of the agent (the admin API) that the
 	// proxy must never connect to, as "host:port". The listener Serve is
 	// given is added automatically.
@@ -251,13 +255,18 @@ func New(cfg Config) (*Proxy, error) {
 			errs = append(errs, fmt.Errorf("checking allowed client network %d: invalid prefix", i))
 		}
 	}
+	for i, pre := range cfg.LANReachable {
+		if !pre.IsValid() {
+			errs = append(errs, fmt.Errorf("checking LAN-reachable network %d: invalid prefix", i))
+		}
+	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, tunnels: make(map[net.Conn]struct{})}
 	for _, pre := range cfg.AllowedClients {
 		if !pre.Addr().Unmap().IsLoopback() {
 			p.lan = true
 		}
 	}
-	g, err := newGuard(cfg.OwnAddrs, p.lan)
+	g, err := newGuard(cfg.OwnAddrs, p.lan, cfg.LANReachable)
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -54,7 +54,7 @@ func parseNets(s string) ([]netip.Prefix, error) {
 	for f := range strings.SplitSeq(s, ",") {
 		p, err := netip.ParsePrefix(strings.TrimSpace(f))
 		if err != nil {
-			return nil, fmt.Errorf("reading LAN networks %q: %w", s, err)
+			return nil, fmt.Errorf("reading networks %q: %w", s, err)
 		}
 		out = append(out, p.Masked())
 	}
@@ -84,6 +84,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	dataDir := fs.String("data-dir", defaultDataDir(), "state directory (block log)")
 	ports := fs.String("connect-ports", "443", "ports HTTPS CONNECT may reach, comma-separated")
 	lan := fs.String("lan", "", "LAN mode: client networks allowed besides loopback, comma-separated CIDRs")
+	reach := fs.String("lan-reachable", "", "LAN mode: private networks (an intranet) clients may reach through the proxy, comma-separated CIDRs")
 	transp := fs.String("transparent", "", "also serve nft-redirected connections on this address (Linux; see greengate transparent enable), e.g. :3129")
 	verbose := fs.Bool("v", false, "log every decision-level detail (debug)")
 	fs.Var(&lists, "list", "block a list: CATEGORY=FILE (repeatable; any list format)")
@@ -111,6 +112,13 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		}
 		allowed = append([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}, nets...)
 	}
+	var reachable []netip.Prefix
+	if *reach != "" {
+		if reachable, err = parseNets(*reach); err != nil {
+			fmt.Fprintf(e.stderr, "greengate run: %v\n", err)
+			return 2
+		}
+	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
@@ -127,6 +135,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		Lists:          lists,
 		ConnectPorts:   cports,
 		AllowedClients: allowed,
+		LANReachable:   reachable,
 		Logger:         log,
 		Transparent:    *transp,
 		Ready: func(addr net.Addr) {

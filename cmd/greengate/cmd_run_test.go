@@ -112,7 +112,8 @@ func TestRunFlagErrors(t *testing.T) {
 	}{
 		{"bad port", []string{"run", "--connect-ports", "443,x"}, "bad port"},
 		{"zero port", []string{"run", "--connect-ports", "0"}, "bad port"},
-		{"bad lan", []string{"run", "--lan", "10.0.0.0/33"}, "LAN networks"},
+		{"bad lan", []string{"run", "--lan", "10.0.0.0/33"}, "reading networks"},
+		{"bad lan-reachable", []string{"run", "--lan-reachable", "intranet"}, "reading networks"},
 		{"bad list flag", []string{"run", "--list", "nofile"}, "CATEGORY=FILE"},
 		{"missing list", []string{"run", "--listen", "127.0.0.1:0", "--data-dir", "DIR", "--list", "x=/nonexistent/list"}, "no such file"},
 		{"stray argument", []string{"run", "extra"}, "usage"},
