@@ -72,7 +72,10 @@ func New(cfg Config) (*Listener, error) {
 		Log:     cfg.Log,
 		// Any client; and, as in LAN mode, never to loopback or
 		// link-local destinations.
-		AllowedClients:    []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")},
+		AllowedClients: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")},
+		// Private destinations are where redirected clients were going
+		// anyway (an intranet server): the redirect adds no reach.
+		LANReachable:      []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")},
 		DialContext:       l.dial,
 		Clock:             cfg.Clock,
 		Logger:            cfg.Logger,
@@ -161,7 +164,13 @@ func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
 	sem := make(chan struct{}, l.cfg.MaxConns)
 	var err error
 	for {
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
 		c, aerr := ln.Accept()
 		if aerr != nil {
 			<-sem
