@@ -543,6 +543,11 @@ func TestBypassAttempts(t *testing.T) {
 		c.ConnectPorts = []uint16{443, uint16(adminAddr.Port)}
 	})
 	self.Store(h.addr)
+	ipv6 := false
+	if l6, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		ipv6 = true
+		l6.Close()
+	}
 	_, pport, _ := net.SplitHostPort(h.addr)
 	c := h.client(nil)
 	c.Transport.(*http.Transport).DisableKeepAlives = true
@@ -575,7 +580,8 @@ func TestBypassAttempts(t *testing.T) {
 		t.Run("loop "+u, func(t *testing.T) {
 			before := h.accepted.Load()
 			code, _ := get(t, c, u)
-			if code != http.StatusForbidden {
+			// Without IPv6 the socket cannot even be made: 502, still no loop.
+			if code != http.StatusForbidden && !(code == http.StatusBadGateway && !ipv6 && strings.Contains(u, "[")) {
 				t.Fatalf("got %d", code)
 			}
 			if n := h.accepted.Load() - before; n != 1 {
