@@ -233,8 +233,12 @@ func newLab(t *testing.T, gateway bool) *lab {
 	if !gateway {
 		l.agentNS, l.srv4, l.srv6, l.lanIP = l.cli, "10.232.1.2", "fd32:1::2", "127.0.0.1"
 		veth(t, l.cli, "gg"+id+"a", "10.232.1.1/24", l.srv, "gg"+id+"b", l.srv4+"/24")
-		mustSh(t, "ip", "-n", l.cli, "addr", "add", "fd32:1::1/64", "dev", "gg"+id+"a", "nodad")
-		mustSh(t, "ip", "-n", l.srv, "addr", "add", l.srv6+"/64", "dev", "gg"+id+"b", "nodad")
+		// IPv6 is tested where the kernel has it.
+		if _, err := sh(t, "ip", "-n", l.cli, "addr", "add", "fd32:1::1/64", "dev", "gg"+id+"a", "nodad"); err != nil {
+			l.srv6 = ""
+		} else {
+			mustSh(t, "ip", "-n", l.srv, "addr", "add", l.srv6+"/64", "dev", "gg"+id+"b", "nodad")
+		}
 	} else {
 		rtr := "ggt" + id + "gr"
 		addNS(t, rtr)
@@ -359,6 +363,9 @@ func TestEndpointModeInNamespaces(t *testing.T) {
 			true, "This page is blocked", "CONN http host=blocked.test", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if strings.Contains(tc.name, "IPv6") && l.srv6 == "" {
+				t.Skip("no IPv6 in this kernel; skipped")
+			}
 			out, err := l.curl(t, tc.args...)
 			if tc.ok && (err != nil || !strings.Contains(out, tc.want)) {
 				t.Fatalf("curl: %v\n%s\nagent:\n%s", err, out, l.agentLog)
