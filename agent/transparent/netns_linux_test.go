@@ -48,6 +48,24 @@ func TestMain(m *testing.M) {
 		os.Exit(agentChild())
 	case "origin":
 		os.Exit(originChild())
+	case "enable", "disable":
+		// Enable and Disable as `greengate transparent` runs them, inside
+		// the namespace the child was started in.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		// Each twice: enabling twice leaves one table, disabling what is
+		// not there is not an error.
+		for range 2 {
+			err := transparent.Disable(ctx, "")
+			if os.Getenv(childEnv) == "enable" {
+				err = transparent.Enable(ctx, transparent.RulesetOptions{Port: 4129})
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+		}
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -334,6 +352,7 @@ func (l *lab) curl(t *testing.T, args ...string) (string, error) {
 }
 
 func TestEndpointModeInNamespaces(t *testing.T) {
+	t.Parallel() // each test has its own namespaces
 	l := newLab(t, false)
 	t.Run("a panic in one connection leaves the listener serving", func(t *testing.T) {
 		if out, err := l.curl(t, "-k", "--resolve", "allowed.test:443:"+l.srv4, "https://allowed.test/"); err == nil {
@@ -401,6 +420,7 @@ func TestEndpointModeInNamespaces(t *testing.T) {
 }
 
 func TestGatewayModeInNamespaces(t *testing.T) {
+	t.Parallel() // each test has its own namespaces
 	l := newLab(t, true)
 	for _, tc := range []struct {
 		name string
@@ -444,4 +464,41 @@ func TestGatewayModeInNamespaces(t *testing.T) {
 			t.Fatalf("direct use answered: %s", out)
 		}
 	})
+}
+
+func TestEnableDisableInNamespace(t *testing.T) {
+	t.Parallel() // each test has its own namespaces
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces, nft); skipped")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nft (scripts/deps.sh installs it); skipped")
+	}
+	ns := fmt.Sprintf("ggt%05dn", os.Getpid()%100000)
+	addNS(t, ns)
+	if out, err := sh(t, "ip", "netns", "exec", ns, "nft", "add", "table", "inet", "ggprobe"); err != nil {
+		t.Skipf("nft does not work here (%v: %s); skipped", err, strings.TrimSpace(out))
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(role string) {
+		t.Helper()
+		cmd := exec.Command("ip", "netns", "exec", ns, self, "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"="+role)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", role, err, out)
+		}
+	}
+	list := func() (string, error) { return sh(t, "ip", "netns", "exec", ns, "nft", "list", "ruleset") }
+	step("enable")
+	out, err := list()
+	if err != nil || strings.Count(out, "table inet greengate") != 1 || !strings.Contains(out, "redirect to :4129") {
+		t.Fatalf("after enable: %v\n%s", err, out)
+	}
+	step("disable")
+	if out, _ := list(); strings.Contains(out, "greengate") || !strings.Contains(out, "ggprobe") {
+		t.Fatalf("after disable (other tables must stay):\n%s", out)
+	}
 }
