@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,6 +55,7 @@ type settingsScreen struct {
 	youtube        *widget.Select
 	hours          [7][24]*widget.Check // [time.Weekday][hour]
 	users          *fyne.Container      // one row per OS user
+	lan            *fyne.Container      // one row per LAN network (lab, café)
 	defaultProfile *widget.Select
 	language       *widget.Select
 	save           *widget.Button
@@ -188,6 +190,11 @@ func (s *settingsScreen) build(st client.Settings, catIDs []string) {
 	for _, u := range slices.Sorted(maps.Keys(s.st.Users)) {
 		s.addUserRow(u, s.st.Users[u])
 	}
+	s.lan = container.NewVBox()
+	addLAN := widget.NewButton(tr.T("settings.lan.add"), func() { s.addLANRow("", "") })
+	for _, n := range slices.Sorted(maps.Keys(s.st.LANProfiles)) {
+		s.addLANRow(n, s.st.LANProfiles[n])
+	}
 
 	langLabels := []string{tr.T("language.system"), "English", "中文（简体）"}
 	langValues := []string{"", LangEnglish, LangChinese}
@@ -226,6 +233,7 @@ func (s *settingsScreen) build(st client.Settings, catIDs []string) {
 	)
 	hoursTab := container.NewVBox(widget.NewLabel(tr.T("settings.hours.help")), s.hoursGrid(), s.errs[fieldHours])
 	usersTab := container.NewVBox(widget.NewLabel(tr.T("settings.users.help")), s.users, addUser,
+		widget.NewLabel(tr.T("settings.lan.help")), s.lan, addLAN,
 		container.NewBorder(nil, nil, widget.NewLabel(tr.T("settings.default")), nil, s.defaultProfile), s.errs[fieldUsers],
 		widget.NewSeparator(), container.NewBorder(nil, nil, widget.NewLabel(tr.T("settings.language")), nil, s.language))
 
@@ -402,9 +410,11 @@ func (s *settingsScreen) doDeleteProfile() string {
 	case s.defaultProfile.Selected == name:
 		return tr.T("settings.profile.isdefault", map[string]any{"Name": name})
 	}
-	for user, prof := range s.userMap() {
-		if prof == name {
-			return tr.T("settings.profile.inuse", map[string]any{"Name": name, "User": user})
+	for _, m := range []map[string]string{s.userMap(), mappingOf(s.lan)} {
+		for _, who := range slices.Sorted(maps.Keys(m)) {
+			if m[who] == name {
+				return tr.T("settings.profile.inuse", map[string]any{"Name": name, "User": who})
+			}
 		}
 	}
 	s.st.Profiles = slices.Delete(s.st.Profiles, s.cur, s.cur+1)
@@ -419,7 +429,7 @@ func (s *settingsScreen) profilesChanged() {
 	names := s.profileNames()
 	s.profile.SetOptions(names)
 	s.defaultProfile.SetOptions(names)
-	for _, o := range s.users.Objects {
+	for _, o := range append(slices.Clone(s.users.Objects), s.lan.Objects...) {
 		grid := o.(*fyne.Container).Objects[0].(*fyne.Container)
 		grid.Objects[1].(*widget.Select).SetOptions(names)
 	}
@@ -438,26 +448,40 @@ func (s *settingsScreen) profileIndex(name string) int {
 	return slices.IndexFunc(s.st.Profiles, func(p client.Profile) bool { return p.Name == name })
 }
 
-// addUserRow adds an "OS user → profile" row. The map is rebuilt from the
-// rows on save, so a half-typed row never reaches the agent's copy.
+// addUserRow adds an "OS account → profile" row.
 func (s *settingsScreen) addUserRow(user, profile string) {
+	s.addMappingRow(s.users, "settings.users.name", user, profile)
+}
+
+// addLANRow adds a "LAN network → profile" row: a lab's or café's PCs
+// that use this machine's proxy.
+func (s *settingsScreen) addLANRow(network, profile string) {
+	s.addMappingRow(s.lan, "settings.lan.network", network, profile)
+}
+
+// addMappingRow adds a "name → profile" row to box. The maps are rebuilt
+// from the rows on save, so a half-typed row never reaches the agent's copy.
+func (s *settingsScreen) addMappingRow(box *fyne.Container, placeholderKey, key, profile string) {
 	name := widget.NewEntry()
-	name.SetPlaceHolder(s.env.tr.T("settings.users.name"))
-	name.SetText(user)
+	name.SetPlaceHolder(s.env.tr.T(placeholderKey))
+	name.SetText(key)
 	prof := widget.NewSelect(s.profileNames(), nil)
 	prof.SetSelected(profile)
 	var row *fyne.Container
 	remove := widget.NewButton(s.env.tr.T("button.remove"), func() {
-		s.users.Remove(row)
+		box.Remove(row)
 	})
 	row = container.NewBorder(nil, nil, nil, remove, container.NewGridWithColumns(2, name, prof))
-	s.users.Add(row)
+	box.Add(row)
 }
 
-// userMap reads the user rows; rows with no name are ignored.
-func (s *settingsScreen) userMap() map[string]string {
+// userMap reads the account rows; rows with no name are ignored.
+func (s *settingsScreen) userMap() map[string]string { return mappingOf(s.users) }
+
+// mappingOf reads a box of mapping rows; rows with no name are ignored.
+func mappingOf(box *fyne.Container) map[string]string {
 	m := map[string]string{}
-	for _, o := range s.users.Objects {
+	for _, o := range box.Objects {
 		row := o.(*fyne.Container)
 		grid := row.Objects[0].(*fyne.Container)
 		name := strings.TrimSpace(grid.Objects[0].(*widget.Entry).Text)
@@ -467,6 +491,16 @@ func (s *settingsScreen) userMap() map[string]string {
 		}
 	}
 	return m
+}
+
+// badNetwork is the first LAN network that is not CIDR, or "".
+func badNetwork(m map[string]string) string {
+	for _, n := range slices.Sorted(maps.Keys(m)) {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			return n
+		}
+	}
+	return ""
 }
 
 func (s *settingsScreen) doSave() {
@@ -481,7 +515,16 @@ func (s *settingsScreen) doSave() {
 		s.setErr(fieldDeny, tr.T("list.line", map[string]any{"Line": line, "Problem": tr.T(key)}))
 		return
 	}
+	lan := mappingOf(s.lan)
+	if n := badNetwork(lan); n != "" {
+		s.setErr(fieldUsers, tr.T("settings.lan.bad", map[string]any{"Network": n}))
+		return
+	}
 	s.st.Users = s.userMap()
+	s.st.LANProfiles = lan
+	if len(lan) == 0 {
+		s.st.LANProfiles = nil
+	}
 	st := s.st
 	s.save.Disable()
 	s.saved.SetText("")

@@ -1,12 +1,15 @@
 package gui
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/greengate/greengate/agent/admin/client"
 )
@@ -162,7 +165,7 @@ func TestSettingsAddAndDeleteProfiles(t *testing.T) {
 		{"add a lab profile", func() { s.newName.SetText("lab"); test.Tap(s.addProfile) }, "", []string{"child", "teen", "lab"}},
 		{"no duplicate", func() { s.newName.SetText("teen"); test.Tap(s.addProfile) }, "There is already a profile named “teen”.", []string{"child", "teen", "lab"}},
 		{"no empty name", func() { s.newName.SetText("  "); test.Tap(s.addProfile) }, "Type a name for the new profile.", []string{"child", "teen", "lab"}},
-		{"teen is used by mia", func() { s.profile.SetSelected("teen"); test.Tap(s.delProfile) }, "“teen” is used by account mia; change that on the Users tab first.", []string{"child", "teen", "lab"}},
+		{"teen is used by mia", func() { s.profile.SetSelected("teen"); test.Tap(s.delProfile) }, "“teen” is used by mia; change that on the Users tab first.", []string{"child", "teen", "lab"}},
 		{"child is the default", func() { s.profile.SetSelected("child"); test.Tap(s.delProfile) }, "“child” is the profile for other accounts; choose another one on the Users tab first.", []string{"child", "teen", "lab"}},
 		{"delete lab", func() { s.profile.SetSelected("lab"); test.Tap(s.delProfile) }, "", []string{"child", "teen"}},
 	}
@@ -192,5 +195,41 @@ func TestSettingsAddAndDeleteProfiles(t *testing.T) {
 	}
 	if got := f.saved[0].Profiles[1].Allow; !slices.Equal(got, []string{"scratch.mit.edu"}) {
 		t.Errorf("teen's allow list = %q", got)
+	}
+}
+
+func TestSettingsLANProfiles(t *testing.T) {
+	f := newFake(t, "Settings", "Status", "SaveSettings")
+	f.password = "secret1"
+	f.settings.LANProfiles = map[string]string{"10.0.5.0/24": "teen"}
+	u := newTestUI(t, f, LangEnglish, nil)
+	s := u.showSettingsWith("secret1")
+	if got := mappingOf(s.lan); len(got) != 1 || got["10.0.5.0/24"] != "teen" {
+		t.Fatalf("LAN rows = %v", got)
+	}
+
+	s.addLANRow("192.168.1.0/33", "child")
+	test.Tap(s.save)
+	if n := f.count("SaveSettings"); n != 0 {
+		t.Errorf("saved with a bad network")
+	}
+	if got := s.errs[fieldUsers].Text; got != "“192.168.1.0/33” is not a network; write it like 192.168.1.0/24." {
+		t.Errorf("users tab error = %q", got)
+	}
+
+	grid := s.lan.Objects[1].(*fyne.Container).Objects[0].(*fyne.Container)
+	grid.Objects[0].(*widget.Entry).SetText("192.168.1.0/24")
+	test.Tap(s.save)
+	want := map[string]string{"10.0.5.0/24": "teen", "192.168.1.0/24": "child"}
+	if got := f.saved[0].LANProfiles; !maps.Equal(got, want) {
+		t.Errorf("saved LAN profiles = %v, want %v", got, want)
+	}
+
+	// A profile a LAN network uses cannot be deleted.
+	s.users.Objects = nil // mia no longer pins teen
+	s.profile.SetSelected("teen")
+	test.Tap(s.delProfile)
+	if got := s.errs[fieldName].Text; got != "“teen” is used by 10.0.5.0/24; change that on the Users tab first." {
+		t.Errorf("delete error = %q", got)
 	}
 }

@@ -166,7 +166,7 @@ func settingsProblems(err error) []problem {
 }
 
 func problemAt(path, msg string) problem {
-	if strings.HasPrefix(path, "users") || path == "default_profile" {
+	if strings.HasPrefix(path, "users") || strings.HasPrefix(path, "lan_profiles") || path == "default_profile" {
 		return problem{Profile: -1, Field: fieldUsers, Message: msg}
 	}
 	m := problemPath.FindStringSubmatch(path)
