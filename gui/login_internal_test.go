@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 )
 
@@ -74,6 +75,6 @@ func TestLoginWaitGolden(t *testing.T) {
 		test.Tap(l.submit)
 	}
 	w := u.windows[winSettings]
-	w.Resize(w.Content().MinSize().Max(settingsSize))
+	w.Resize(fyne.NewSize(480, 360))
 	test.AssertRendersToMarkup(t, "login_wait.xml", w.Canvas())
 }

@@ -120,7 +120,7 @@ func (u *UI) ShowRequests() *loginScreen {
 
 // Window sizes: big enough for the longest Chinese or English line.
 var (
-	settingsSize = fyne.NewSize(760, 600)
+	settingsSize = fyne.NewSize(980, 640) // the hours grid: 24 ticks a row, one screen on a 1024x768 lab PC
 	logSize      = fyne.NewSize(860, 640)
 	requestsSize = fyne.NewSize(560, 480)
 )
