@@ -206,3 +206,16 @@ func IsIP(h string) bool {
 	}
 	return true
 }
+
+// TrimWWW drops leading "www." labels, as URL lists compare hosts
+// without them, while at least two labels remain. It strips every one, so
+// that trimming is idempotent: "www.www.example.com" is "example.com".
+func TrimWWW(h string) string {
+	for {
+		rest, ok := strings.CutPrefix(h, "www.")
+		if !ok || strings.IndexByte(rest, '.') <= 0 {
+			return h
+		}
+		h = rest
+	}
+}

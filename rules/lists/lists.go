@@ -549,8 +549,5 @@ func NormalizeURL(s string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if rest, ok := strings.CutPrefix(h, "www."); ok && strings.IndexByte(rest, '.') > 0 {
-		h = rest
-	}
-	return h + path, nil
+	return hostname.TrimWWW(h) + path, nil
 }

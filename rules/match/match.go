@@ -33,6 +33,8 @@ import (
 	"sort"
 	"strings"
 	"unsafe"
+
+	"github.com/greengate/greengate/rules/hostname"
 )
 
 // Match is one matching entry.
@@ -488,9 +490,7 @@ func (s *URLSet) Lookup(host, pathQuery string) (Match, bool) {
 	if s == nil || s.n == 0 {
 		return Match{}, false
 	}
-	if rest, ok := strings.CutPrefix(host, "www."); ok && strings.IndexByte(rest, '.') > 0 {
-		host = rest
-	}
+	host = hostname.TrimWWW(host)
 	for _, e := range s.hosts[host] {
 		if strings.HasPrefix(pathQuery, e.path) {
 			return Match{Entry: host + e.path, Source: e.source, Line: e.line}, true
