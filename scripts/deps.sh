@@ -3,7 +3,7 @@
 # lack. Idempotent; run as root (CI) or with sudo available.
 set -euo pipefail
 need=()
-command -v go >/dev/null || { echo "deps: Go 1.26 or newer is required (https://go.dev/dl) and is not on PATH" >&2; exit 1; }
+command -v go >/dev/null || { echo "deps: Go 1.21 or newer is required on PATH (it fetches the 1.26 toolchain itself); Debian/Ubuntu: apt-get install golang-go, or https://go.dev/dl" >&2; exit 1; }
 command -v gcc >/dev/null || need+=(gcc)
 command -v git >/dev/null || need+=(git)
 # cgo headers for cmd/greengate-tray (Fyne/GLFW), which `go vet ./...` compiles;
