@@ -484,6 +484,10 @@ func TestCountsByDayCategory(t *testing.T) {
 		{"2024-10-27T16:00:00Z", "drugs"}, // Shanghai 00:00 Oct 28
 	} {
 		l.Record(blocklog.Event{Time: u(e.ts), Category: e.cat, Host: e.ts, Action: blocklog.ActionBlock})
+		// A child's request and a parent's grant on the same site are
+		// not blocks and must not swell the chart.
+		l.Record(blocklog.Event{Time: u(e.ts), Category: e.cat, Host: e.ts, Action: blocklog.ActionRequest})
+		l.Record(blocklog.Event{Time: u(e.ts), Category: e.cat, Host: e.ts, Action: blocklog.ActionGrant})
 	}
 	flush(t, l)
 	tests := []struct {

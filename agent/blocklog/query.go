@@ -193,8 +193,8 @@ func (l *Log) CountSince(ctx context.Context, t time.Time, action Action) (int, 
 	return n, nil
 }
 
-// CountsByDayCategory counts events in [from, to) per local calendar day in
-// loc and category, ordered by day then category. Days and categories with
+// CountsByDayCategory counts blocks (not grants, pauses or requests) in
+// [from, to) per local calendar day in loc and category, ordered by day then category. Days and categories with
 // no events are left out. The day of an event is the date a wall clock in
 // loc showed at that instant, so a DST day holds 23 or 25 hours of events
 // and an hour repeated across midnight counts to the day the clock showed.
@@ -242,6 +242,7 @@ const countsByDaySQL = `WITH p(lo, hi, off) AS MATERIALIZED (
 	t(s, category) AS (
 		SELECT (e.ts - (((e.ts % 1000000000) + 1000000000) % 1000000000)) / 1000000000 + p.off, e.category
 		FROM p CROSS JOIN events e ON e.ts >= p.lo AND e.ts < p.hi
+		WHERE e.action = 'block'
 	)
 	SELECT (s - (((s % 86400) + 86400) % 86400)) / 86400 AS dayno, category, COUNT(*)
 	FROM t GROUP BY dayno, category ORDER BY dayno, category`
