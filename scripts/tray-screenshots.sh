@@ -4,20 +4,22 @@
 #
 #   scripts/tray-screenshots.sh [OUT_DIR]      (default /tmp/greengate-shots)
 #
-# The agent side: if `greengate run` serves the admin socket (it has a
-# --admin-socket flag), that is used. Until it does, the script says so and
-# serves agent/admin itself from a small harness in a temp module: the real
-# admin.Server, settings.Store (argon2id password), Overrides and a SQLite
-# blocklog seeded with a week of blocks and two children's requests. Only
-# the status fields the agent alone knows (bundles, rule counts) come from
-# the harness, with rule counts taken from rules/defaults/data.
+# The agent side is the real agent: `greengate service run` (settings,
+# grants, block log, admin API) on temp settings and state dirs, its proxy
+# on a free loopback port. The parent password is set through the admin API
+# (`greengate settings password`, the call the tray's wizard makes), a second
+# profile and two users through `greengate settings apply`, and the block
+# log is filled by real blocked requests through the proxy with curl, plus
+# two "ask a parent" requests to /greengate/request. So the log holds only
+# what was blocked today, and the status shows the built-in rules alone (no
+# bundles are configured). The wizard shots come from a second agent that
+# has no password yet.
 #
 # Needs: xvfb, xdotool, imagemagick (import), fonts-noto-cjk for Chinese, and
 # the cgo build deps of scripts/deps.sh. Takes a few minutes: each window is
 # a fresh tray process, and the first frame under llvmpipe is slow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 out=${1:-/tmp/greengate-shots}
 mkdir -p "$out"
 for tool in Xvfb xdotool import; do
@@ -36,158 +38,79 @@ trap cleanup EXIT
 echo "tray-screenshots: building greengate-tray (cgo)"
 go build -o "$work/greengate-tray" ./cmd/greengate-tray
 
-sock="$work/admin.sock"
+echo "tray-screenshots: building greengate (the agent)"
+go build -o "$work/greengate" ./cmd/greengate
+gg="$work/greengate"
 password="parent-pass"
-if go run ./cmd/greengate run -h 2>&1 | grep -q -- '-admin-socket'; then
-	echo "tray-screenshots: using the real agent (greengate run --admin-socket)"
-	echo "tray-screenshots: note: it starts with no parent password; the wizard screenshot shows first run" >&2
-	go build -o "$work/greengate" ./cmd/greengate
-	"$work/greengate" run --listen 127.0.0.1:0 --data-dir "$work/data" --admin-socket "$sock" >"$work/agent.log" 2>&1 &
+
+# free_port prints the first loopback port from $1 up that nothing listens on.
+free_port() {
+	local p=$1
+	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+	echo "$p"
+}
+
+# start_agent NAME PORT: `greengate service run` with its own settings dir
+# (default settings, proxy on 127.0.0.1:PORT), state dir and admin socket
+# $work/NAME.sock. Waits for the socket.
+start_agent() {
+	local name=$1 port=$2
+	mkdir -p "$work/$name/etc" "$work/$name/state"
+	"$gg" settings default | sed "s/\"listen\": \"[^\"]*\"/\"listen\": \"127.0.0.1:$port\"/" >"$work/$name/etc/settings.json"
+	grep -q "\"listen\": \"127.0.0.1:$port\"" "$work/$name/etc/settings.json" || { echo "tray-screenshots: could not set the listen address in the default settings" >&2; exit 1; }
+	"$gg" service run -dir "$work/$name/etc" -state-dir "$work/$name/state" -socket "$work/$name.sock" >"$work/$name.log" 2>&1 &
 	pids+=($!)
-	harness=no
-else
-	echo "tray-screenshots: greengate run does not serve the admin API yet (no --admin-socket flag);"
-	echo "tray-screenshots: serving agent/admin from a harness with the real settings store and block log"
-	mkdir -p "$work/harness"
-	cat >"$work/harness/go.mod" <<EOF
-module shots
-go 1.26
-require github.com/greengate/greengate v0.0.0
-replace github.com/greengate/greengate => $root
-EOF
-	cp go.sum "$work/harness/go.sum"
-	cat >"$work/harness/main.go" <<'EOF'
-// Harness: the real admin API on a Unix socket, seeded for screenshots.
-package main
-
-import (
-	"bufio"
-	"context"
-	"flag"
-	"fmt"
-	"log"
-	"os"
-	"path/filepath"
-	"strings"
-	"time"
-
-	"github.com/greengate/greengate/agent/admin"
-	"github.com/greengate/greengate/agent/admin/client"
-	"github.com/greengate/greengate/agent/blocklog"
-	"github.com/greengate/greengate/agent/settings"
-)
-
-func count(path string) int {
-	f, err := os.Open(path)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer f.Close()
-	n := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "#") {
-			n++
-		}
-	}
-	return n
+	for _ in $(seq 100); do "$gg" status -socket "$work/$name.sock" >/dev/null 2>&1 && return 0; sleep 0.2; done
+	echo "tray-screenshots: agent $name did not come up:" >&2; cat "$work/$name.log" >&2; exit 1
 }
 
-func main() {
-	sock := flag.String("socket", "", "")
-	dir := flag.String("dir", "", "")
-	data := flag.String("rules", "", "rules/defaults/data")
-	pw := flag.String("password", "", "parent password; empty for first run")
-	flag.Parse()
-	ctx := context.Background()
-	store, err := settings.Open(settings.Config{Dir: filepath.Join(*dir, "etc"), StateDir: filepath.Join(*dir, "state")})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if *pw != "" && !store.PasswordSet() {
-		if err := store.SetPassword("", *pw); err != nil {
-			log.Fatal(err)
-		}
-		st := settings.Default()
-		st.Profiles = append(st.Profiles, client.Profile{Name: "teen", Block: []string{"adult"}, SafeSearch: true, YouTube: "moderate",
-			Allow: []string{"khanacademy.org", "scratch.mit.edu"}, Hours: map[string][]string{"mon": {"06:00-22:00"}, "sun": {"08:00-21:00"}}})
-		st.Users = map[string]string{"mia": "teen", "leo": "child"}
-		known := []string{"adult", "gambling", "proxy", "doh"}
-		if err := store.Save(st, known); err != nil {
-			log.Fatal(err)
-		}
-	}
-	ov, err := store.Overrides()
-	if err != nil {
-		log.Fatal(err)
-	}
-	lg, err := blocklog.Open(ctx, blocklog.Config{Path: filepath.Join(*dir, "blocklog.db")})
-	if err != nil {
-		log.Fatal(err)
-	}
-	now := time.Now()
-	hosts := []struct{ host, cat string }{
-		{"www.pornhub.com", "adult"}, {"xvideos.com", "adult"}, {"bet365.com", "gambling"},
-		{"pokerstars.com", "gambling"}, {"hide.me", "proxy"}, {"dns.google", "doh"}, {"xhamster.com", "adult"},
-	}
-	for d := 0; d < 30; d++ {
-		for i := 0; i < (d*7+3)%9+1; i++ {
-			h := hosts[(d+i)%len(hosts)]
-			p := []string{"child", "teen"}[i%2]
-			lg.Record(blocklog.Event{Time: now.AddDate(0, 0, -d).Add(-time.Duration(i*37) * time.Minute), Profile: p, Client: "mia",
-				Host: h.host, Category: h.cat, Entry: strings.TrimPrefix(h.host, "www."), Source: "greengate-default", Action: blocklog.ActionBlock})
-		}
-	}
-	lg.Record(blocklog.Event{Time: now.Add(-20 * time.Minute), Client: "mia", Host: "discord.com", Action: blocklog.ActionRequest, Reason: "Our class group chat is on Discord"})
-	lg.Record(blocklog.Event{Time: now.Add(-3 * time.Hour), Client: "leo", Host: "coolmathgames.com", Action: blocklog.ActionRequest, Reason: "for maths homework 数学作业"})
-	if err := lg.Flush(ctx); err != nil {
-		log.Fatal(err)
-	}
-	counts := map[string]int{}
-	for _, c := range []string{"adult", "gambling", "proxy", "doh"} {
-		counts[c] = count(filepath.Join(*data, c+".txt"))
-	}
-	srv, err := admin.New(admin.Config{
-		Store: store, Overrides: ov, Log: lg,
-		Known: func() []string { return []string{"adult", "gambling", "proxy", "doh"} },
-		Status: func() client.Status {
-			return client.Status{Running: true, Version: "harness", ProxyAddr: "127.0.0.1:8899", RuleCounts: counts,
-				Bundles: []client.BundleStatus{
-					{Publisher: "greengate.example", Version: 2026112701, LastCheck: now.Add(-10 * time.Minute), LastSuccess: now.Add(-10 * time.Minute)},
-					{Publisher: "school-it.example", Version: 12, LastCheck: now.Add(-10 * time.Minute), LastSuccess: now.Add(-26 * time.Hour), LastError: "fetching bundle: 503 Service Unavailable"},
-				}}
-		},
-		UpdateNow: func(context.Context) error { return nil },
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	ln, err := admin.Listen(*sock)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println("ready")
-	log.Fatal(srv.Serve(ln))
+echo "tray-screenshots: starting the real agent (greengate service run) twice: first run, and seeded"
+first_port=$(free_port 18899)
+start_agent first "$first_port"
+port=$(free_port $((first_port + 1)))
+start_agent agent "$port"
+proxy="http://127.0.0.1:$port"
+
+# The parent password, through the admin API as the tray's wizard sets it.
+printf '%s\n%s\n' "$password" "$password" | "$gg" settings password -password-stdin -socket "$work/agent.sock" -dir "$work/agent/etc"
+# A teen profile and two users, so the settings window has more than the default.
+cat >"$work/settings.json" <<EOF
+{
+  "version": 1,
+  "profiles": [
+    {"name": "child", "block": ["adult", "gambling", "proxy", "doh"], "safe_search": true, "youtube": "strict"},
+    {"name": "teen", "block": ["adult"], "safe_search": true, "youtube": "moderate",
+     "allow": ["khanacademy.org", "scratch.mit.edu"],
+     "hours": {"mon": ["06:00-22:00"], "sun": ["08:00-21:00"]}}
+  ],
+  "users": {"mia": "teen", "leo": "child"},
+  "default_profile": "child",
+  "listen": "127.0.0.1:$port",
+  "updates": {},
+  "log_retention_days": 90,
+  "language": "en"
 }
 EOF
-	(cd "$work/harness" && GOFLAGS=-mod=mod go build -o "$work/harness-bin" .)
-	harness=yes
-fi
+printf '%s\n' "$password" | "$gg" settings apply -password-stdin -socket "$work/agent.sock" "$work/settings.json"
 
-start_agent() { # $1: password ("" = first run), $2: state dir
-	[ "$harness" = yes ] || return 0
-	rm -f "$sock"
-	"$work/harness-bin" -socket "$sock" -dir "$2" -rules "$root/rules/defaults/data" -password "$1" >"$work/agent.log" 2>&1 &
-	agent_pid=$!
-	pids+=($agent_pid)
-	for _ in $(seq 100); do [ -S "$sock" ] && return 0; sleep 0.2; done
-	echo "tray-screenshots: agent did not come up:" >&2; cat "$work/agent.log" >&2; exit 1
-}
-stop_agent() {
-	[ "$harness" = yes ] || return 0
-	kill "$agent_pid" 2>/dev/null || true
-	wait "$agent_pid" 2>/dev/null || true
-}
+# Blocked requests through the proxy: the agent logs each one. HTTPS ones are
+# refused at CONNECT, so curl exits non-zero there; that is the block.
+echo "tray-screenshots: seeding the block log with blocked requests through $proxy"
+for url in http://www.pornhub.com/ http://xvideos.com/ http://bet365.com/ http://pokerstars.com/ \
+	http://hide.me/ https://dns.google/ https://xhamster.com/ http://www.pornhub.com/video; do
+	code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -x "$proxy" "$url" || true)
+	echo "  $url -> ${code:-?}"
+done
+# "Ask a parent": the page the block page links to, on the proxy itself and
+# on a blocked host.
+curl -s -m 10 -o /dev/null -w '  ask discord.com -> %{http_code}\n' "$proxy/greengate/request?host=discord.com" || true
+curl -s -m 10 -o /dev/null -w '  ask coolmathgames.com -> %{http_code}\n' -x "$proxy" "http://bet365.com/greengate/request?host=coolmathgames.com" || true
+# The agent writes the block log in the background; wait until it counts them.
+for _ in $(seq 50); do
+	"$gg" status -socket "$work/agent.sock" | grep -q '^blocked today: [1-9]' && break
+	sleep 0.2
+done
+"$gg" status -socket "$work/agent.sock" | sed 's/^/  /'
 
 display=:71
 Xvfb "$display" -screen 0 1100x760x24 -nolisten tcp >/dev/null 2>&1 &
@@ -231,10 +154,9 @@ stop() {
 }
 
 for lang in en_US.UTF-8 zh_CN.UTF-8; do
-	start_agent "" "$work/first-$lang"
+	sock="$work/first.sock"
 	shot "$lang" wizard wizard
-	stop_agent
-	start_agent "$password" "$work/state-$lang"
+	sock="$work/agent.sock"
 	shot "$lang" status status
 	shot "$lang" settings login
 	shot "$lang" settings settings "$password"
@@ -242,6 +164,5 @@ for lang in en_US.UTF-8 zh_CN.UTF-8; do
 	shot "$lang" requests requests "$password"
 	shot "$lang" ask ask
 	shot "$lang" about about
-	stop_agent
 done
 echo "tray-screenshots: done; screenshots in $out"
