@@ -219,23 +219,14 @@ func cmpErr(prev, err error) error {
 	return prev
 }
 
-// checkNames names the check an error failed, in Verify's order, then
-// the steps around it.
+// checkNames names the checks of this package, after bundle's own
+// (bundle.FailedCheck), in Verify's order, then the steps around them.
 var checkNames = []struct {
 	err  error
 	name string
 }{
-	{bundle.ErrTooLarge, "size"},
-	{bundle.ErrMalformed, "format"},
-	{bundle.ErrUnknownKey, "root key pinned"},
-	{bundle.ErrBadSignature, "signature"},
-	{bundle.ErrCertExpired, "signing key period"},
-	{bundle.ErrPublisherMismatch, "publisher matches certificate"},
-	{bundle.ErrNotYetValid, "not yet valid"},
-	{bundle.ErrExpired, "expiry"},
 	{ErrWrongPublisher, "publisher of the source"},
 	{ErrNoSource, "publisher trusted"},
-	{bundle.ErrRollback, "version newer than installed"},
 	{ErrStore, "writing to disk"},
 	{ErrHTTPStatus, "download"},
 	{context.DeadlineExceeded, "download deadline"},
@@ -248,6 +239,9 @@ var checkNames = []struct {
 func FailedCheck(err error) string {
 	if err == nil {
 		return ""
+	}
+	if name := bundle.FailedCheck(err); name != "" {
+		return name
 	}
 	for _, c := range checkNames {
 		if errors.Is(err, c.err) {

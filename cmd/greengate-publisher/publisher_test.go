@@ -112,7 +112,7 @@ func TestVerify(t *testing.T) {
 		{"both roots", []string{p("v5.bundle"), "-root-key", p("stranger.pub"), "-root-key", p("root.pub"), "-now", now}, exitOK, ""},
 		{"tampered", []string{p("tampered.bundle"), "-root-key", p("root.pub"), "-now", now}, exitFail, "signature"},
 		{"expired", []string{p("v5.bundle"), "-root-key", p("root.pub"), "-now", "2026-04-01T00:00:00Z"}, exitFail, "expiry"},
-		{"replayed", []string{p("v5.bundle"), "-root-key", p("root.pub"), "-now", now, "-installed", "5"}, exitFail, "version"},
+		{"replayed", []string{p("v5.bundle"), "-root-key", p("root.pub"), "-now", now, "-installed", "5"}, exitFail, "version newer than installed"},
 		{"truncated", []string{p("v5.json"), "-root-key", p("root.pub"), "-now", now}, exitFail, "format"},
 		{"no root key", []string{p("v5.bundle")}, exitUsage, ""},
 		{"private key as root", []string{p("v5.bundle"), "-root-key", p("root.key")}, exitFail, ""},
@@ -155,7 +155,7 @@ func TestVerifyVectors(t *testing.T) {
 	}
 	want := map[string]string{"": "", "ErrMalformed": "format", "ErrTooLarge": "size", "ErrUnknownKey": "root key pinned",
 		"ErrBadSignature": "signature", "ErrCertExpired": "signing key period", "ErrExpired": "expiry",
-		"ErrNotYetValid": "not yet valid", "ErrRollback": "version"}
+		"ErrNotYetValid": "not yet valid", "ErrRollback": "version newer than installed"}
 	for _, v := range m.Vectors {
 		args := []string{"verify", filepath.Join(dir, v.File), "-now", m.Now, "-installed", strconv.FormatUint(v.Installed, 10)}
 		for _, r := range v.Roots {

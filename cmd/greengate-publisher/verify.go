@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,27 +10,9 @@ import (
 	"github.com/greengate/greengate/rules/bundle"
 )
 
-// checkNames says which check an Open error failed, in Open's order.
-var checkNames = []struct {
-	err  error
-	name string
-}{
-	{bundle.ErrTooLarge, "size"},
-	{bundle.ErrMalformed, "format"},
-	{bundle.ErrUnknownKey, "root key pinned"},
-	{bundle.ErrBadSignature, "signature"},
-	{bundle.ErrCertExpired, "signing key period"},
-	{bundle.ErrPublisherMismatch, "publisher"},
-	{bundle.ErrNotYetValid, "not yet valid"},
-	{bundle.ErrExpired, "expiry"},
-	{bundle.ErrRollback, "version"},
-}
-
 func checkName(err error) string {
-	for _, c := range checkNames {
-		if errors.Is(err, c.err) {
-			return c.name
-		}
+	if name := bundle.FailedCheck(err); name != "" {
+		return name
 	}
 	return "reading"
 }
