@@ -137,7 +137,10 @@ func TestPeekConnOverLoopback(t *testing.T) {
 			if _, err := io.ReadFull(br, got); err != nil {
 				t.Fatalf("reading after Peek: %v", err)
 			}
-			if !bytes.Equal(got, append(tt.raw, trailer...)) {
+			// A fresh slice: appending to tt.raw would write into the array
+			// that parallel subtests share.
+			want := append(append([]byte(nil), tt.raw...), trailer...)
+			if !bytes.Equal(got, want) {
 				t.Error("bytes after Peek differ from what the client sent")
 			}
 		})
