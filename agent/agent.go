@@ -81,6 +81,10 @@ type Config struct {
 	// Profile picks the settings profile for a client address (a lab PC,
 	// a café seat); nil means the engine's default profile for everyone.
 	Profile func(client net.Addr) string
+
+	// Language is the block page's language for browsers that ask for
+	// neither Chinese nor English (proxy.Config.Language).
+	Language func() string
 	// Transparent, when set, is the address of the transparent listener
 	// (agent/transparent, Linux) for nft-redirected connections, served
 	// beside the proxy with the same engine and block log. "" means off.
@@ -180,6 +184,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		Listen:         cfg.Listen,
 		Engine:         a.Engine,
 		Profile:        cfg.Profile,
+		Language:       cfg.Language,
 		Log:            bl,
 		ConnectPorts:   cfg.ConnectPorts,
 		AllowedClients: cfg.AllowedClients,

@@ -142,8 +142,20 @@ func categoryName(eng *policy.Engine, id string, zh bool) string {
 	return id
 }
 
+// chinese decides a page's language: the browser's own first choice when
+// it is Chinese or English, else the parent's setting.
+func (p *Proxy) chinese(r *http.Request) bool {
+	switch preferred(r.Header.Get("Accept-Language")) {
+	case "zh":
+		return true
+	case "en":
+		return false
+	}
+	return p.cfg.Language != nil && p.cfg.Language() == "zh"
+}
+
 func (p *Proxy) blockResponse(r *http.Request, eng *policy.Engine, v policy.Verdict, host string) *http.Response {
-	zh := PrefersChinese(r.Header.Get("Accept-Language"))
+	zh := p.chinese(r)
 	data := pageData{Lang: "en", T: &english, Host: host, URL: redactedURL(r.URL), Entry: v.Entry, Source: v.Source}
 	if zh {
 		data.Lang, data.T = "zh-CN", &chinese
@@ -167,7 +179,7 @@ func (p *Proxy) requestResponse(r *http.Request, d *decision) *http.Response {
 	if err != nil {
 		return p.textResponse(r, http.StatusBadRequest, "GreenGate: no valid site named in the request")
 	}
-	zh := PrefersChinese(r.Header.Get("Accept-Language"))
+	zh := p.chinese(r)
 	data := pageData{Lang: "en", T: &english, Host: host}
 	if zh {
 		data.Lang, data.T = "zh-CN", &chinese
@@ -215,7 +227,11 @@ const maxAcceptLanguage = 1024
 // ("zh", "zh-CN", "zh-Hant-TW", ...) first: the range with the highest
 // q-value wins, the earliest on a tie, and q=0 ranges are refused ones.
 // Malformed ranges and q-values are skipped; only the first 1 KiB is read.
-func PrefersChinese(al string) bool {
+func PrefersChinese(al string) bool { return preferred(al) == "zh" }
+
+// preferred is the primary language of the header's first choice, lower
+// case ("zh", "en", "fr", ...), or "" when it names none.
+func preferred(al string) string {
 	if len(al) > maxAcceptLanguage {
 		al = al[:maxAcceptLanguage]
 	}
@@ -237,7 +253,8 @@ func PrefersChinese(al string) bool {
 			best, bestQ = tag, q
 		}
 	}
-	return len(best) >= 2 && strings.EqualFold(best[:2], "zh") && (len(best) == 2 || best[2] == '-' || best[2] == '_')
+	primary, _, _ := strings.Cut(strings.ReplaceAll(best, "_", "-"), "-")
+	return strings.ToLower(primary)
 }
 
 // parseQ reads an RFC 9110 qvalue ("1", "0.8", "0.125") in thousandths; a

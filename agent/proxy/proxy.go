@@ -146,6 +146,12 @@ type Config struct {
 	// Profile picks the settings profile for a client. Nil means the
 	// engine's default profile for everyone.
 	Profile func(client net.Addr) string
+
+	// Language gives the block page's language ("zh" or "en") for
+	// browsers whose Accept-Language puts neither Chinese nor English
+	// first. It is read per page, so a settings change applies at once.
+	// Nil means English.
+	Language func() string
 	// Log receives block and request events. Nil discards them.
 	Log Recorder
 	// ConnectPorts are the ports CONNECT may reach. Nil means 443 only.

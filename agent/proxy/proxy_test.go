@@ -925,3 +925,49 @@ func TestAllowListOnly(t *testing.T) {
 		t.Fatalf("CONNECT to a name not allowed: %d", code)
 	}
 }
+
+// The parent's language setting decides the page for browsers that ask
+// for neither Chinese nor English; a browser that does ask is followed.
+func TestBlockPageLanguageSetting(t *testing.T) {
+	t.Parallel()
+	var lang atomic.Value
+	lang.Store("zh")
+	h := start(t, func(c *proxy.Config) {
+		c.Language = func() string { return lang.Load().(string) }
+	})
+	c := h.client(nil)
+	get := func(accept string) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://www.pornhub.com/", nil)
+		if accept != "" {
+			req.Header.Set("Accept-Language", accept)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		return string(b)
+	}
+	for _, tc := range []struct {
+		setting, accept string
+		chinese         bool
+	}{
+		{"zh", "", true},
+		{"zh", "fr-FR,fr;q=0.9", true},
+		{"zh", "en-US,en;q=0.9", false},
+		{"en", "", false},
+		{"en", "de", false},
+		{"en", "zh-TW", true},
+	} {
+		lang.Store(tc.setting)
+		body := get(tc.accept)
+		if got := strings.Contains(body, "此网页已被拦截"); got != tc.chinese {
+			t.Errorf("setting %q, Accept-Language %q: Chinese page = %v, want %v", tc.setting, tc.accept, got, tc.chinese)
+		}
+	}
+}

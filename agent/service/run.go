@@ -126,6 +126,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 			in.Profiles, in.Default, in.Grants = ps, s.DefaultProfile, ov.Policy()
 		},
 	}
+	acfg.Language = func() string { return cur.Load().Language }
 	if cfg.Listen != "" {
 		acfg.Listen = cfg.Listen
 	}
