@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"github.com/greengate/greengate/agent/sysproxy"
 	"net"
 	"net/http"
 	"net/url"
@@ -169,12 +170,11 @@ func (p *Proxy) serveLocal(w http.ResponseWriter, r *http.Request) {
 // for system or browser settings that take a PAC URL
 // (http://127.0.0.1:8899/proxy.pac): the agent can then move without the
 // settings changing.
-const PACPath = "/proxy.pac"
+const PACPath = sysproxy.PACPath
 
-// servePAC answers with a PAC that sends everything but this machine's own
-// names through the address the request arrived on. There is no DIRECT
-// fallback: when the agent is down, browsing stops rather than going
-// unfiltered (fail closed).
+// servePAC answers with the PAC of package sysproxy (fail closed, no
+// DIRECT fallback) naming the address the request arrived on, which is
+// the one this client can reach.
 func (p *Proxy) servePAC(w http.ResponseWriter, r *http.Request) {
 	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	if !ok {
@@ -183,10 +183,5 @@ func (p *Proxy) servePAC(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/x-ns-proxy-autoconfig")
 	w.Header().Set("Cache-Control", "no-store")
-	fmt.Fprintf(w, `function FindProxyForURL(url, host) {
-	if (isPlainHostName(host) || host == "localhost" || shExpMatch(host, "127.*") || host == "::1" || host == "[::1]")
-		return "DIRECT";
-	return "PROXY %s";
-}
-`, local.String())
+	fmt.Fprint(w, sysproxy.PAC(local.String()))
 }
