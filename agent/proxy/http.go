@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"github.com/greengate/greengate/agent/sysproxy"
 	"net"
 	"net/http"
 	"net/url"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/elazarl/goproxy"
 	"github.com/greengate/greengate/agent/blocklog"
+	"github.com/greengate/greengate/agent/sysproxy"
 	"github.com/greengate/greengate/rules/policy"
 )
 
