@@ -1,4 +1,4 @@
-//go:build !linux && !darwin
+//go:build !linux && !darwin && !windows
 
 package settings
 
@@ -7,6 +7,6 @@ import (
 	"os"
 )
 
-// noEcho is not implemented here (Windows consoles need SetConsoleMode);
+// noEcho has no terminal to control on this OS;
 // the password is read with echo on. Use --password-stdin from a script.
 func noEcho(*os.File) (func(), error) { return nil, errors.New("no echo control on this OS") }
