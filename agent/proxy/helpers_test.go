@@ -25,6 +25,7 @@ import (
 
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/proxy"
+	"github.com/greengate/greengate/internal/lockedbuf"
 	"github.com/greengate/greengate/rules/defaults"
 	"github.com/greengate/greengate/rules/lists"
 	"github.com/greengate/greengate/rules/policy"
@@ -120,22 +121,7 @@ type harness struct {
 	logs     *syncBuffer
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = lockedbuf.Buffer
 
 type countingListener struct {
 	net.Listener

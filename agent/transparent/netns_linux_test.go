@@ -4,7 +4,6 @@ package transparent_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/greengate/greengate/agent/transparent"
+	"github.com/greengate/greengate/internal/lockedbuf"
 	"github.com/greengate/greengate/rules/defaults"
 	"github.com/greengate/greengate/rules/lists"
 	"github.com/greengate/greengate/rules/policy"
@@ -178,22 +178,7 @@ type lab struct {
 	agentLog, srvOut  *lockedBuf
 }
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuf = lockedbuf.Buffer
 
 func sh(t *testing.T, args ...string) (string, error) {
 	t.Helper()

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/greengate/greengate/agent/update"
+	"github.com/greengate/greengate/internal/lockedbuf"
 	"github.com/greengate/greengate/internal/synth"
 	"github.com/greengate/greengate/rules/bundle"
 )
@@ -103,24 +104,7 @@ func TestServeHandler(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to write from the serve goroutine
-// while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = lockedbuf.Buffer
 
 // startServe runs "serve" in-process on a free loopback port and returns
 // its base URL and a stop func that waits for a graceful exit.
