@@ -4,7 +4,7 @@ LISTEN    ?= 127.0.0.1:8899
 FUZZTIME  ?= 3s
 BENCHTIME ?= 1x
 
-.PHONY: run test vet cross package package-test unit fuzz bench bench-matchers bench-proxy lint build deps tray
+.PHONY: run test vet cross package package-test package-test-systemd unit fuzz bench bench-matchers bench-proxy lint build deps tray
 
 run: build
 	./bin/greengate run --listen $(LISTEN)
@@ -57,3 +57,9 @@ package:
 # user, dpkg --purge. Changes this machine for ~30 s; not in `make test`.
 package-test: package
 	./installer/dpkg-test.sh
+
+# Root only: the .deb under a real systemd (PID 1) in a throw-away
+# systemd-nspawn container (needs systemd-container, and mmdebstrap or
+# debootstrap for the cached Debian root filesystem). Host unchanged.
+package-test-systemd: package
+	./installer/systemd-test.sh

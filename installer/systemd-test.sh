@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Installs the built .deb under a REAL systemd (PID 1) in a throw-away
+# systemd-nspawn container and checks the service there: enabled and
+# active, filters, resists a non-root user, is restarted by systemd after
+# a SIGKILL, stops for the parent, and goes away with dpkg -r / --purge.
+# Root only. Not part of `make test`: run `make package-test-systemd`.
+#
+# The container is a minimal Debian (systemd, dbus, curl, procps,
+# util-linux, passwd) made once with mmdebstrap or debootstrap from the
+# mirror in apt's sources and cached as a tarball in $CACHE; each run
+# extracts it to a temp dir, boots it with --private-network (its own
+# loopback only: nothing it does can leave) and deletes it afterwards.
+# If no root filesystem can be made, it falls back to booting the host's
+# own read-only /usr (--volatile=yes); dpkg cannot install there, so the
+# binary is bind-mounted and `greengate service install` writes the unit.
+#
+# Needs systemd-container (systemd-nspawn) and, for the preferred path,
+# mmdebstrap or debootstrap. Host state is not changed: the host's
+# service manager is not touched and /run/systemd/system is never made.
+#
+#   CACHE=/var/cache/greengate-test  MIRROR=http://deb.debian.org/debian
+#   SUITE=bookworm  GREENGATE_SYSTEMD_FALLBACK=1 (force the /usr fallback)
+#   VERBOSE=1 (show the output of passing checks too)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+start_time=$(date +%s)
+[ "$(id -u)" -eq 0 ] || { echo "systemd-test: skipped: needs root"; exit 0; }
+command -v systemd-nspawn >/dev/null || { echo "systemd-test: skipped: no systemd-nspawn (apt-get install systemd-container)"; exit 0; }
+command -v nsenter >/dev/null || { echo "systemd-test: skipped: no nsenter (util-linux)"; exit 0; }
+
+deb=$(ls -t dist/greengate_*.deb 2>/dev/null | head -1)
+if [ -z "$deb" ]; then
+	echo "systemd-test: no package; building it (installer/package.sh)"
+	./installer/package.sh >/dev/null || { echo "systemd-test: make package failed" >&2; exit 2; }
+	deb=$(ls -t dist/greengate_*.deb | head -1)
+fi
+
+CACHE=${CACHE:-/var/cache/greengate-test}
+PKGS=systemd,systemd-sysv,dbus,curl,procps,util-linux,passwd
+SUITE=${SUITE:-$( . /etc/os-release 2>/dev/null; echo "${VERSION_CODENAME:-bookworm}")}
+# The Debian mirror apt uses here (deb822 "URIs:" or one-line "deb"),
+# not the security archive.
+MIRROR=${MIRROR:-$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+	grep -Eo 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -1 | tr -d ' ')}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+tarball=$CACHE/rootfs-$SUITE-$(echo "$PKGS" | md5sum | cut -c1-8).tar
+
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/greengate-systemd.XXXXXX")
+machine=gg-sd-$$
+nspawn_pid= cpid= mode=
+had_run_systemd_system=0
+[ -e /run/systemd/system ] && had_run_systemd_system=1
+
+cleanup() {
+	if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
+		kill -TERM "$nspawn_pid" 2>/dev/null # nspawn halts the container
+		for _ in $(seq 150); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$nspawn_pid" 2>/dev/null
+		wait "$nspawn_pid" 2>/dev/null
+	fi
+	# What nspawn leaves on the host for this machine (it removes most
+	# itself on a clean halt): its propagation dir and the image lock.
+	[ -d "$work/root" ] && rm -f "/run/systemd/nspawn/locks/inode-$(stat -c %d:%i "$work/root")"
+	rm -rf /run/systemd/nspawn/propagate/"$machine" /run/systemd/nspawn/unix-export/"$machine" \
+		/run/systemd/nspawn/locks/*"$machine"* 2>/dev/null
+	rmdir /run/systemd/nspawn/propagate /run/systemd/nspawn/unix-export /run/systemd/nspawn/locks \
+		/run/systemd/nspawn 2>/dev/null
+	[ "$had_run_systemd_system" = 1 ] || rmdir /run/systemd/system 2>/dev/null
+	umount -R "$work/root" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# make_rootfs builds the cached tarball. It returns non-zero (and says
+# why in $work/rootfs.log) when no tool or no mirror works.
+make_rootfs() {
+	mkdir -p "$CACHE" || return 1
+	local tmp=$tarball.tmp.$$
+	if command -v mmdebstrap >/dev/null; then
+		echo "systemd-test: building $tarball with mmdebstrap from $MIRROR (once; ~1-2 min)"
+		mmdebstrap --variant=minbase --include="$PKGS" "$SUITE" "$tmp" "$MIRROR" >"$work/rootfs.log" 2>&1 ||
+			{ rm -f "$tmp"; return 1; }
+	elif command -v debootstrap >/dev/null; then
+		echo "systemd-test: building $tarball with debootstrap from $MIRROR (once; ~2-4 min)"
+		mkdir -p "$work/bootstrap"
+		debootstrap --variant=minbase --include="$PKGS" "$SUITE" "$work/bootstrap" "$MIRROR" >"$work/rootfs.log" 2>&1 &&
+			tar -C "$work/bootstrap" -cf "$tmp" . ||
+			{ rm -rf "$tmp" "$work/bootstrap"; return 1; }
+		rm -rf "$work/bootstrap"
+	else
+		echo "neither mmdebstrap nor debootstrap is installed (apt-get install mmdebstrap)" >"$work/rootfs.log"
+		return 1
+	fi
+	mv "$tmp" "$tarball"
+}
+
+mkdir -p "$work/root"
+if [ "${GREENGATE_SYSTEMD_FALLBACK:-0}" != 1 ] && { [ -s "$tarball" ] || make_rootfs; }; then
+	mode=rootfs
+	tar -C "$work/root" -xf "$tarball" || { echo "systemd-test: extracting $tarball failed" >&2; exit 2; }
+	cp "$deb" "$work/root/root/greengate.deb"
+	# The host's /etc/machine-id is not copied; an empty one makes systemd
+	# generate a transient id without the first-boot machinery.
+	: >"$work/root/etc/machine-id"
+	nspawn_args=(-D "$work/root")
+	echo "systemd-test: Debian $SUITE root filesystem from $tarball; package $deb"
+else
+	mode=host-usr
+	if [ "${GREENGATE_SYSTEMD_FALLBACK:-0}" = 1 ]; then
+		why="GREENGATE_SYSTEMD_FALLBACK=1"
+	else
+		why=$(tail -3 "$work/rootfs.log" 2>/dev/null | tr '\n' ' ')
+	fi
+	echo "systemd-test: no Debian root filesystem ($why); falling back to the host's /usr (--volatile=yes)"
+	mkdir -p "$work/bin"
+	dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/bin/greengate >"$work/bin/greengate" && chmod 0755 "$work/bin/greengate" ||
+		{ echo "systemd-test: cannot take the binary out of $deb" >&2; exit 2; }
+	cp installer/settings.json "$work/bin/settings.json"
+	nspawn_args=(-D / --volatile=yes --bind-ro="$work/bin:/opt/greengate")
+fi
+
+systemd-nspawn "${nspawn_args[@]}" --private-network --register=no --keep-unit \
+	--console=passive -M "$machine" -b systemd.firstboot=off >"$work/boot.log" 2>&1 &
+nspawn_pid=$!
+
+# The container's PID 1: the first descendant of nspawn called systemd.
+find_pid1() {
+	local queue=("$nspawn_pid") p c
+	while [ ${#queue[@]} -gt 0 ]; do
+		p=${queue[0]} queue=("${queue[@]:1}")
+		for c in $(pgrep -P "$p"); do
+			[ "$(cat /proc/"$c"/comm 2>/dev/null)" = systemd ] && { echo "$c"; return 0; }
+			queue+=("$c")
+		done
+	done
+	return 1
+}
+for _ in $(seq 100); do cpid=$(find_pid1) && break; kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
+if [ -z "$cpid" ]; then
+	echo "systemd-test: the container did not boot:" >&2
+	tail -20 "$work/boot.log" >&2
+	exit 2
+fi
+
+# ct runs a command inside the container, as root, with a clean
+# environment (nothing of the host's leaks in).
+ct() { nsenter -t "$cpid" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
+# child runs a shell command as the non-root user "child".
+child() { ct su child -s /bin/sh -c "$1" </dev/null; }
+
+state=
+for _ in $(seq 600); do
+	state=$(ct systemctl is-system-running 2>/dev/null)
+	case $state in running | degraded) break ;; esac
+	sleep 0.1
+done
+boot_s=$(($(date +%s) - start_time))
+echo "systemd-test: container $machine up in ~${boot_s}s since start, systemd says: ${state:-nothing}"
+
+pass=0 fail=0
+# check NAME CODE runs the bash CODE in a subshell; PASS when it succeeds.
+check() {
+	local name=$1 out
+	if out=$( (eval "$2") 2>&1 </dev/null); then
+		pass=$((pass + 1)); echo "PASS $name"
+		[ -z "${VERBOSE:-}" ] || [ -z "$out" ] || printf '%s\n' "$out" | tail -8 | sed 's/^/    /'
+	else
+		fail=$((fail + 1)); echo "FAIL $name"; printf '%s\n' "$out" | tail -8 | sed 's/^/    /'
+	fi
+}
+main_pid() { ct systemctl show -p MainPID --value greengate.service 2>/dev/null; }
+active() { ct systemctl is-active greengate 2>/dev/null; }
+agent_answers() { for _ in $(seq 100); do ct greengate status >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+
+check "systemd is PID 1 in the container" '[ "$(ct cat /proc/1/comm)" = systemd ]'
+check "system running (or degraded)" 'case $state in running | degraded) ;; *) exit 1 ;; esac'
+
+unit=/lib/systemd/system/greengate.service
+if [ "$mode" = rootfs ]; then
+	check "dpkg -i" 'ct dpkg -i /root/greengate.deb'
+else
+	# /usr is the host's, read-only: install the way a non-package user would.
+	ct mkdir -p /etc/greengate /usr/local/bin
+	ct install -m 0600 /opt/greengate/settings.json /etc/greengate/settings.json
+	ct ln -sf /opt/greengate/greengate /usr/local/bin/greengate
+	check "greengate service install (no dpkg: read-only /usr)" 'ct greengate service install --exe /opt/greengate/greengate'
+	check "greengate service start" 'ct greengate service start'
+	unit=/etc/systemd/system/greengate.service
+fi
+agent_answers
+check "systemctl is-active: active" '[ "$(active)" = active ]'
+check "systemctl is-enabled: enabled" '[ "$(ct systemctl is-enabled greengate)" = enabled ]'
+check "unit file in place and the one loaded ($unit)" 'ct test -f $unit && [ "$(ct systemctl show -p FragmentPath --value greengate)" = $unit ]'
+check "service status says running under linux-systemd" 'o=$(ct greengate service status); echo "$o"; grep -qx "service: running (linux-systemd)" <<<"$o"'
+check "agent answers (greengate status)" 'ct greengate status'
+check "blocked site gets the block page (403)" '[ "$(ct curl -s -o /dev/null -w "%{http_code}" -x http://127.0.0.1:8899 http://pornhub.com/)" = 403 ]'
+check "journal has the agent's log" 'ct journalctl -u greengate --no-pager -q | grep -q .'
+check "parent password set" 'printf "parent-pass-1\nparent-pass-1\n" | ct greengate settings password --password-stdin'
+check "useradd child" 'ct useradd -m -s /bin/sh child'
+check "child is a real non-root user (su works)" '[ "$(child "id -un"):$(child "id -u")" = "child:$(ct id -u child)" ] && [ "$(ct id -u child)" != 0 ]'
+check "child's browsing is filtered too (403)" '[ "$(child "curl -s -o /dev/null -w %{http_code} -x http://127.0.0.1:8899 http://pornhub.com/")" = 403 ]'
+check "child cannot stop it with greengate (even with the password)" '! o=$(child "echo parent-pass-1 | greengate service stop --password-stdin" 2>&1) && echo "$o" && grep -q "refused" <<<"$o"'
+check "child cannot systemctl stop it (no polkit auth)" '! o=$(child "systemctl stop greengate" 2>&1) && echo "$o" && grep -Eqi "access denied|authentication required" <<<"$o"'
+check "child cannot read the settings" '! child "cat /etc/greengate/settings.json"'
+pid=$(main_pid)
+check "child cannot kill the agent" '! child "kill -9 $pid"'
+check "still active, same MainPID" '[ "$(active)" = active ] && [ "$(main_pid)" = "$pid" ]'
+check "SIGKILL the agent as root" 'ct kill -KILL "$pid"'
+t0=$(date +%s%N)
+check "systemd restarts it (new MainPID within 12 s)" '
+	for _ in $(seq 120); do
+		p=$(main_pid)
+		[ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$pid" ] && [ "$(active)" = active ] && exit 0
+		sleep 0.1
+	done
+	ct systemctl status greengate --no-pager; exit 1'
+echo "     (new MainPID $(main_pid) after $(( ($(date +%s%N) - t0) / 1000000 )) ms; RestartSec=5)"
+check "restarted agent answers" 'agent_answers'
+check "wrong password refused" '! (echo nope-nope | ct greengate service stop --password-stdin)'
+check "parent stops it (root + password)" 'echo parent-pass-1 | ct greengate service stop --password-stdin'
+check "stopped: inactive, not failed" '[ "$(active)" = inactive ]'
+check "stays stopped (no restart after a clean stop, 6 s)" 'sleep 6; [ "$(active)" = inactive ]'
+check "root starts it again" 'ct greengate service start && agent_answers'
+if [ "$mode" = rootfs ]; then
+	check "dpkg -r" 'ct dpkg -r greengate'
+	check "no agent left running" '! ct pgrep -f "greengate service run"'
+	check "unit disabled and gone" '! ct systemctl is-enabled greengate && ! ct test -e /etc/systemd/system/multi-user.target.wants/greengate.service && ! ct test -e $unit'
+	check "settings kept for a reinstall" 'ct test -e /etc/greengate/settings.json'
+	check "dpkg --purge" 'ct dpkg --purge greengate'
+	check "/etc/greengate and /var/lib/greengate gone" '! ct ls -d /etc/greengate /var/lib/greengate'
+else
+	check "greengate service uninstall" 'echo parent-pass-1 | ct greengate service uninstall --password-stdin'
+	check "no agent left running" '! ct pgrep -f "greengate service run"'
+	check "unit disabled and gone" '! ct systemctl is-enabled greengate && ! ct test -e $unit'
+fi
+cleanup
+nspawn_pid=
+check "host: no /run/systemd/system made" '[ $had_run_systemd_system = 1 ] || ! [ -e /run/systemd/system ]'
+check "host: container and temp dir gone" '! [ -e "$work" ] && ! [ -e /run/systemd/nspawn/propagate/$machine ]'
+trap - EXIT
+echo "systemd-test ($mode): $pass passed, $fail failed in $(($(date +%s) - start_time)) s"
+[ "$fail" -eq 0 ]
