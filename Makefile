@@ -4,7 +4,7 @@ LISTEN    ?= 127.0.0.1:8899
 FUZZTIME  ?= 3s
 BENCHTIME ?= 1x
 
-.PHONY: run test vet cross package package-test package-test-systemd unit fuzz bench bench-matchers bench-proxy lint build deps tray
+.PHONY: run test vet cross package package-test package-rpm-test package-test-systemd unit fuzz bench bench-matchers bench-proxy lint build deps tray
 
 run: build
 	./bin/greengate run --listen $(LISTEN)
@@ -48,8 +48,9 @@ bench-proxy: ; ./scripts/bench-proxy.sh
 lint:
 	./scripts/lint.sh
 
-# The .deb (dist/): static binary, systemd unit, default settings as a
-# conffile, maintainer scripts. nfpm is run at a pinned version via go run.
+# The .deb and .rpm (dist/; PACKAGERS="deb rpm"): static binary, systemd
+# unit, default settings as a conffile, maintainer scripts. nfpm is run at
+# a pinned version via go run.
 package:
 	./installer/package.sh
 
@@ -57,6 +58,12 @@ package:
 # user, dpkg --purge. Changes this machine for ~30 s; not in `make test`.
 package-test: package
 	./installer/dpkg-test.sh
+
+# The .rpm read and installed by rpm (apt-get install rpm): queries, an
+# install into an empty root, the scriptlets under rpm in busybox chroots
+# (root, busybox-static; skipped otherwise). Host unchanged.
+package-rpm-test: package
+	./installer/rpm-test.sh
 
 # Root only: the .deb under a real systemd (PID 1) in a throw-away
 # systemd-nspawn container (needs systemd-container, and mmdebstrap or
