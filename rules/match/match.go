@@ -20,10 +20,11 @@
 // in a single string, grouped into hash buckets of about four entries
 // (a record is a length byte, a hash tag byte, the name, its source and
 // line as uvarints), an index of each bucket's start, and in front a
-// blocked Bloom filter of 12 bits per entry. A lookup hashes the host's
-// label suffixes once (Query); a suffix that is not listed almost always
-// stops at the filter, which stays in cache; one that is costs one miss
-// into its bucket. About 26 bytes per entry in all.
+// blocked Bloom filter of 12 bits per entry. An entry's Bloom bits go
+// into the block of its base (its last two labels, three under co.uk and
+// the like), so one cache line answers for every suffix of a host: a
+// host that is not listed almost always stops there, after hashing only
+// its base; one that is costs its bucket. About 24 bytes per entry.
 package match
 
 import (
@@ -54,9 +55,14 @@ const maxSuffixes = 32
 // reuse it for every set; it lives on the caller's stack.
 type Query struct {
 	host  string
-	first int // suffixes are off[first:], hash[first:]
-	off   [maxSuffixes]uint8
-	hash  [maxSuffixes]uint64
+	first int  // suffixes are off[first:], hash[first:]
+	cc3   bool // the base may be three labels long (see baseOf)
+	// hashed is where hash[] is filled from: Reset hashes only the
+	// bases, which answer most misses; the rest wait for a set whose
+	// base filter lets the host through.
+	hashed int
+	off    [maxSuffixes]uint8
+	hash   [maxSuffixes]uint64
 }
 
 // seed keys the hash of every set in the process. It is fixed at start
@@ -79,12 +85,15 @@ func NewQuery(host string) Query {
 func (q *Query) Reset(host string) {
 	q.host = host
 	q.first = maxSuffixes
+	q.hashed = maxSuffixes
+	q.cc3 = false
 	if len(host) == 0 || len(host) > 255 {
 		return
 	}
 	if isIP(host) {
 		q.first--
 		q.off[q.first], q.hash[q.first] = 0, hashOf(host)
+		q.hashed = q.first
 		return
 	}
 	// Suffixes are stored from the back, shortest first, so the longest
@@ -96,13 +105,26 @@ func (q *Query) Reset(host string) {
 	for k := maxSuffixes; k > 0; {
 		i := strings.LastIndexByte(host[:end], '.')
 		k--
-		q.off[k], q.hash[k] = uint8(i+1), hashOf(host[i+1:])
+		q.off[k] = uint8(i + 1)
 		q.first = k
 		if i < 0 {
-			return
+			break
 		}
 		end = i
 	}
+	q.cc3 = q.first <= maxSuffixes-2 && countryStyle(host[q.off[maxSuffixes-1]:])
+	q.hashed = max(q.first, maxSuffixes-2)
+	for k := q.hashed; k < maxSuffixes; k++ {
+		q.hash[k] = hashOf(host[q.off[k]:])
+	}
+}
+
+// hashAll fills in the hashes Reset left out.
+func (q *Query) hashAll() {
+	for k := q.first; k < q.hashed; k++ {
+		q.hash[k] = hashOf(q.host[q.off[k]:])
+	}
+	q.hashed = q.first
 }
 
 // isIP reports whether a normalised host is an address: an IPv6 literal
@@ -168,7 +190,7 @@ func (s *DomainSet) Has(name string) bool {
 		return false
 	}
 	h := hashOf(name)
-	if !s.mayContain(h) {
+	if !hasBits(s.block(baseHash(name, h)), h) {
 		return false
 	}
 	_, ok := s.find(name, h)
@@ -176,30 +198,33 @@ func (s *DomainSet) Has(name string) bool {
 }
 
 func (s *DomainSet) lookup(q *Query) (uint32, bool) {
-	if s == nil || s.n == 0 {
+	if s == nil || s.n == 0 || q.first == maxSuffixes {
 		return 0, false
 	}
-	// First load, for every suffix, a word of its Bloom block and its
-	// bucket's start. These loads do not depend on each other, so the
-	// processor overlaps their cache misses; the checks that follow find
-	// both in cache, and only a listed suffix goes on to its records.
-	var word [maxSuffixes]uint64
-	var start [maxSuffixes]uint32
-	blocks := uint64(len(s.bloom) / 8)
-	buckets := len(s.index) - 1
-	for i := q.first; i < maxSuffixes; i++ {
-		h := q.hash[i]
-		word[i] = s.bloom[(h>>32)*blocks>>32*8+(h&511)>>6]
-		start[i] = s.index[bucketOf(h, buckets)]
+	// Every entry is filed in the Bloom block of its base, so all the
+	// suffixes of a host are checked in one cache line (two under co.uk
+	// and the like). The line is asked for before the rest of the
+	// suffixes are hashed, so its miss overlaps that work.
+	b2 := s.block(q.hash[maxSuffixes-1])
+	b3 := b2
+	if q.cc3 {
+		b3 = s.block(q.hash[maxSuffixes-2])
 	}
-	for i := q.first; i < maxSuffixes; i++ {
+	listed := hasBits(b2, q.hash[maxSuffixes-1])
+	if q.hashed > q.first {
+		q.hashAll()
+	}
+	for i := q.first; i < maxSuffixes-1; i++ {
 		h := q.hash[i]
-		if word[i]&(1<<(h&63)) == 0 || !s.mayContain(h) {
+		if !hasBits(b3, h) {
 			continue
 		}
-		if off, ok := s.scan(q.host[q.off[i]:], h, int(start[i])); ok {
+		if off, ok := s.find(q.host[q.off[i]:], h); ok {
 			return off, true
 		}
+	}
+	if listed {
+		return s.find(q.host[q.off[maxSuffixes-1]:], q.hash[maxSuffixes-1])
 	}
 	return 0, false
 }
@@ -212,9 +237,14 @@ const (
 	bucketSize = 4 // entries per bucket on average
 )
 
-func (s *DomainSet) mayContain(h uint64) bool {
-	b := (h >> 32) * uint64(len(s.bloom)/8) >> 32 * 8
-	w := s.bloom[b : b+8 : b+8]
+// block is the Bloom block of a base's hash.
+func (s *DomainSet) block(bh uint64) *[8]uint64 {
+	b := (bh >> 32) * uint64(len(s.bloom)/8) >> 32 * 8
+	return (*[8]uint64)(s.bloom[b : b+8])
+}
+
+// hasBits reports whether all of h's bits are set in a block.
+func hasBits(w *[8]uint64, h uint64) bool {
 	for k := 0; k < bloomK; k++ {
 		bit := h >> (9 * k) & 511
 		if w[bit>>6]&(1<<(bit&63)) == 0 {
@@ -224,11 +254,50 @@ func (s *DomainSet) mayContain(h uint64) bool {
 	return true
 }
 
-func (s *DomainSet) addBloom(h uint64) {
-	b := (h >> 32) * uint64(len(s.bloom)/8) >> 32 * 8
+// baseHash is the hash of name's base (see baseOf), given its own hash.
+func baseHash(name string, h uint64) uint64 {
+	if b := baseOf(name); len(b) != len(name) {
+		return hashOf(b)
+	}
+	return h
+}
+
+// baseOf is the suffix of an entry that picks its Bloom block: its last
+// two labels, or three under a country-style second level such as co.uk
+// or com.br (else every entry there would share one block); an address
+// whole. An entry that matches a host is a suffix of it, so it has the
+// same base as the host's suffix of its own length: a query finds every
+// candidate in the block of its two-label suffix (that suffix itself)
+// and, when country-style, of its three-label suffix (all longer ones).
+func baseOf(name string) string {
+	if isIP(name) {
+		return name
+	}
+	i := strings.LastIndexByte(name, '.')
+	j := strings.LastIndexByte(name[:i], '.')
+	if j < 0 {
+		return name
+	}
+	if countryStyle(name[j+1:]) {
+		k := strings.LastIndexByte(name[:j], '.')
+		return name[k+1:]
+	}
+	return name[j+1:]
+}
+
+// countryStyle reports whether a two-label name looks like a public
+// second level under a country: a label of at most three letters under a
+// two-letter top level (co.uk, com.br, ne.jp).
+func countryStyle(two string) bool {
+	i := strings.IndexByte(two, '.')
+	return i > 0 && i <= 3 && len(two)-i-1 == 2
+}
+
+func (s *DomainSet) addBloom(name string, h uint64) {
+	w := s.block(baseHash(name, h))
 	for k := 0; k < bloomK; k++ {
 		bit := h >> (9 * k) & 511
-		s.bloom[b+bit>>6] |= 1 << (bit & 63)
+		w[bit>>6] |= 1 << (bit & 63)
 	}
 }
 
@@ -435,9 +504,10 @@ func (b *DomainBuilder) Build() *DomainSet {
 	hashes := make([]uint64, 0, s.n)
 	for off := 0; off < len(in); {
 		l := int(in[off])
-		h := hashOf(in[off+2 : off+2+l])
+		name := in[off+2 : off+2+l]
+		h := hashOf(name)
 		hashes = append(hashes, h)
-		s.addBloom(h)
+		s.addBloom(name, h)
 		n := recordLen(in, off)
 		s.index[bucketOf(h, buckets)+1] += uint32(n)
 		off += n
