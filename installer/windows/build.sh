@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the Windows installer on Linux: cross-compiles greengate.exe
+# (pure Go) and, when the MinGW-w64 compiler is installed, the cgo/Fyne
+# tray greengate-tray.exe; then makensis (NSIS 3, warnings are errors)
+# packs them into dist/greengate-<version>-setup.exe, and 7z checks
+# what is inside.
+#
+#   apt-get install --no-install-recommends nsis p7zip-full gcc-mingw-w64-x86-64
+#   VERSION=1.2.3 installer/windows/build.sh
+#   TRAY=no installer/windows/build.sh      # skip the tray (~6 min cold build)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null | sed 's/^v//; s/^\([^0-9]\)/0.0.0+\1/')}
+VERSION=${VERSION:-0.0.0}
+# Windows' version resource wants four numbers: 1.2.3-rc1+abc -> 1.2.3.0.
+VIVERSION=$(printf '%s' "$VERSION" | sed 's/[^0-9.].*//' | awk -F. '{printf "%d.%d.%d.0", $1, $2, $3}')
+TRAY=${TRAY:-auto}
+BUILD=dist/build/windows
+OUT=dist/greengate-$VERSION-setup.exe
+for tool in makensis 7z; do
+	command -v "$tool" >/dev/null || { echo "build.sh: $tool not found (apt-get install nsis p7zip-full)" >&2; exit 1; }
+done
+mkdir -p "$BUILD"
+rm -f "$BUILD/greengate.exe" "$BUILD/greengate-tray.exe"
+
+echo "build.sh: greengate.exe $VERSION"
+CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -trimpath \
+	-ldflags "-s -w -X main.version=$VERSION" -o "$BUILD/greengate.exe" ./cmd/greengate
+
+nsis_defs=()
+if [ "$TRAY" != no ] && command -v x86_64-w64-mingw32-gcc >/dev/null; then
+	echo "build.sh: greengate-tray.exe (cgo, MinGW-w64)"
+	# windowsgui: no console window behind the tray icon.
+	CC=x86_64-w64-mingw32-gcc CGO_ENABLED=1 GOOS=windows GOARCH=amd64 go build -trimpath \
+		-ldflags "-s -w -H windowsgui" -o "$BUILD/greengate-tray.exe" ./cmd/greengate-tray
+	nsis_defs+=(-DTRAY)
+elif [ "$TRAY" = yes ]; then
+	echo "build.sh: TRAY=yes but x86_64-w64-mingw32-gcc is missing (apt-get install gcc-mingw-w64-x86-64)" >&2
+	exit 1
+else
+	echo "build.sh: skipping the tray (TRAY=$TRAY, x86_64-w64-mingw32-gcc: $(command -v x86_64-w64-mingw32-gcc || echo missing)); the installer has no greengate-tray.exe"
+fi
+
+rm -f "$OUT"
+makensis -WX -V2 -DVERSION="$VERSION" -DVIVERSION="$VIVERSION" \
+	-DBUILDDIR="$PWD/$BUILD" -DOUTFILE="$PWD/$OUT" "${nsis_defs[@]}" \
+	installer/windows/greengate.nsi
+
+# 7z reads NSIS installers: the payload and the uninstaller must be there.
+listing=$(7z l "$OUT")
+echo "$listing" | sed -n '/^   Date/,$p'
+want=(greengate.exe uninstall.exe)
+[ ${#nsis_defs[@]} -gt 0 ] && want+=(greengate-tray.exe)
+for f in "${want[@]}"; do
+	echo "$listing" | grep -qE "[ /\\]$f\$" || { echo "build.sh: $f is not in $OUT" >&2; exit 1; }
+done
+ls -l "$OUT"
