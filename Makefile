@@ -4,7 +4,7 @@ LISTEN    ?= 127.0.0.1:8899
 FUZZTIME  ?= 3s
 BENCHTIME ?= 1x
 
-.PHONY: run test vet cross package package-test package-rpm-test package-test-systemd unit fuzz bench bench-matchers bench-proxy lint build deps tray
+.PHONY: run test vet cross package package-test package-rpm-test package-test-systemd package-windows unit fuzz bench bench-matchers bench-proxy lint build deps tray
 
 run: build
 	./bin/greengate run --listen $(LISTEN)
@@ -58,6 +58,12 @@ package:
 # user, dpkg --purge. Changes this machine for ~30 s; not in `make test`.
 package-test: package
 	./installer/dpkg-test.sh
+
+# dist/greengate-<version>-setup.exe: NSIS installer cross-built here
+# (apt-get install nsis p7zip-full; gcc-mingw-w64-x86-64 adds the tray,
+# ~6 min cold). Not in `package`: the .deb must not need NSIS.
+package-windows:
+	./installer/windows/build.sh
 
 # The .rpm read and installed by rpm (apt-get install rpm): queries, an
 # install into an empty root, the scriptlets under rpm in busybox chroots
