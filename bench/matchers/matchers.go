@@ -67,6 +67,10 @@ func BuildOurs(names []string) Ours {
 // Blocks reports whether host or a parent is listed.
 func (o Ours) Blocks(host string) bool { return o.Set.Contains(host) }
 
+// OutsideHeap is the memory the set holds outside the Go heap, which a
+// heap figure must add (see match.DomainSet.OutsideHeap).
+func (o Ours) OutsideHeap() int { return o.Set.OutsideHeap() }
+
 // Map is the plain baseline: a Go map of names, probed with the host and
 // then each suffix left after stripping the leftmost label.
 type Map map[string]struct{}

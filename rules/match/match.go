@@ -31,6 +31,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math/bits"
+	"runtime"
 	"sort"
 	"strings"
 	"unsafe"
@@ -151,6 +152,21 @@ type DomainSet struct {
 	blob    string   // records grouped by bucket: len, tag, name, uvarint source, uvarint line
 	n       int
 	sources []string
+	// mapped says bloom, index and blob live in a mapping that is
+	// released once the set is garbage: a string that outlives the set
+	// must then be a copy (see record).
+	mapped  bool
+	outside int // bytes of that mapping
+}
+
+// OutsideHeap is how many bytes the set holds outside the Go heap, which
+// runtime.MemStats does not count: its tables when it is big enough to
+// have a mapping of its own (see Build), else 0.
+func (s *DomainSet) OutsideHeap() int {
+	if s == nil {
+		return 0
+	}
+	return s.outside
 }
 
 // Len is the number of distinct entries.
@@ -336,6 +352,9 @@ func (s *DomainSet) record(off int) (Match, int) {
 	name := s.blob[off+2 : off+2+l]
 	src, n1 := uvarint(s.blob[off+2+l:])
 	line, n2 := uvarint(s.blob[off+2+l+n1:])
+	if s.mapped {
+		name = strings.Clone(name)
+	}
 	m := Match{Entry: name, Line: int(line)}
 	if src < uint64(len(s.sources)) {
 		m.Source = s.sources[src]
@@ -498,8 +517,19 @@ func (b *DomainBuilder) Build() *DomainSet {
 	s := &DomainSet{n: b.n, sources: b.sources}
 	*b = DomainBuilder{}
 	buckets := s.n/bucketSize + 1
-	s.index = make([]uint32, buckets+1)
-	s.bloom = make([]uint64, 8*((s.n*bloomBits+511)/512+1))
+	nbloom := 8 * ((s.n*bloomBits+511)/512 + 1)
+	size := 8*nbloom + 4*(buckets+1) + len(in)
+	var mem []byte
+	if size >= minOutside {
+		mem, s.mapped = outside(size)
+	} else {
+		mem = heapBytes(size)
+	}
+	// The Bloom words first, so they are aligned as a mapping (or any
+	// allocation this big) is.
+	s.bloom = unsafe.Slice((*uint64)(unsafe.Pointer(&mem[0])), nbloom)
+	s.index = unsafe.Slice((*uint32)(unsafe.Pointer(&mem[8*nbloom])), buckets+1)
+	out := mem[8*nbloom+4*(buckets+1):]
 	// Counting sort of the records by bucket: sizes, offsets, then copy.
 	hashes := make([]uint64, 0, s.n)
 	for off := 0; off < len(in); {
@@ -517,7 +547,6 @@ func (b *DomainBuilder) Build() *DomainSet {
 	}
 	next := make([]uint32, buckets)
 	copy(next, s.index[:buckets])
-	out := make([]byte, len(in))
 	for off, k := 0, 0; off < len(in); k++ {
 		n := recordLen(in, off)
 		bk := bucketOf(hashes[k], buckets)
@@ -530,8 +559,23 @@ func (b *DomainBuilder) Build() *DomainSet {
 		// rather than be copied into one.
 		s.blob = unsafe.String(&out[0], len(out))
 	}
+	if s.mapped {
+		s.outside = size
+		seal(mem)
+		runtime.AddCleanup(s, release, mem)
+	}
 	return s
 }
+
+// heapBytes is n bytes from the heap, aligned for the Bloom words.
+func heapBytes(n int) []byte {
+	w := make([]uint64, (n+7)/8)
+	return unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), n)
+}
+
+// minOutside is the smallest set kept outside the heap: a page or two
+// is not worth a mapping of its own.
+const minOutside = 64 << 10
 
 // URLSet is a compiled set of "host/path" prefix entries.
 type URLSet struct {
