@@ -10,10 +10,20 @@
 #   TRAY=no installer/windows/build.sh      # skip the tray (~6 min cold build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null | sed 's/^v//; s/^\([^0-9]\)/0.0.0+\1/')}
-VERSION=${VERSION:-0.0.0}
-# Windows' version resource wants four numbers: 1.2.3-rc1+abc -> 1.2.3.0.
-VIVERSION=$(printf '%s' "$VERSION" | sed 's/[^0-9.].*//' | awk -F. '{printf "%d.%d.%d.0", $1, $2, $3}')
+if [ -z "${VERSION:-}" ]; then
+	# A tag (v1.2.3...), else 0.0.0+<commit>: a bare hash can start with
+	# a digit and would pass for a version.
+	d=$(git describe --tags --always --dirty 2>/dev/null || true)
+	d=${d#v}
+	case $d in
+	[0-9]*.[0-9]*) VERSION=$d ;;
+	*) VERSION=0.0.0+${d:-unknown} ;;
+	esac
+fi
+# Windows' version resource wants four numbers up to 65535:
+# 1.2.3-rc1+abc -> 1.2.3.0.
+VIVERSION=$(printf '%s' "$VERSION" | sed 's/[^0-9.].*//' |
+	awk -F. '{for (i = 1; i <= 3; i++) { n = $i + 0; if (n > 65535) n = 65535; printf "%d.", n }; print 0}')
 TRAY=${TRAY:-auto}
 BUILD=dist/build/windows
 OUT=dist/greengate-$VERSION-setup.exe
