@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -35,8 +36,7 @@ type AgentConfig struct {
 	// client.DefaultSocket.
 	Socket string
 	// Listen, when set, overrides the settings' proxy address (tests use
-	// 127.0.0.1:0). The settings' address is read at start only: changing
-	// it takes a service restart.
+	// 127.0.0.1:0).
 	Listen string
 	// Version is reported in the status.
 	Version string
@@ -61,6 +61,12 @@ type AgentConfig struct {
 // overrides file drops the temporary grants (fail-closed). Failing to open
 // the block log or the admin socket is an error: the service manager
 // restarts us.
+//
+// Settings the agent reads only when it starts (listen address, LAN
+// clients, update sources, log retention) take effect by restarting the
+// agent in this process: a lab admin who moves the proxy to the LAN
+// address sees it there a moment later, not after a reboot. Requests in
+// flight get the proxy's shutdown grace; open tunnels are cut.
 func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -80,11 +86,32 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	if cfg.Settings.Clock == nil {
 		cfg.Settings.Clock = cfg.Clock
 	}
-	log := cfg.Logger
 	store, err := settings.Open(cfg.Settings)
 	if err != nil {
 		return err
 	}
+	for {
+		again, err := runOnce(ctx, cfg, store)
+		if err != nil || !again || ctx.Err() != nil {
+			return err
+		}
+		cfg.Logger.Info("service: agent restarting for settings it reads at start")
+	}
+}
+
+// startFields are the settings runOnce reads only at start.
+func startFields(s settings.Settings) string {
+	b, _ := json.Marshal([]any{s.Listen, s.LANClients, s.Updates, s.LogRetentionDays})
+	return string(b)
+}
+
+// runOnce runs the agent until ctx ends (false) or a settings change needs
+// a fresh start (true).
+func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (restart bool, err error) {
+	log := cfg.Logger
+	inner, stop := context.WithCancel(ctx)
+	defer stop()
+	var restarting atomic.Bool
 	var settingsErr atomic.Pointer[string]
 	setErr := func(err error) {
 		if err == nil {
@@ -179,9 +206,9 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	if cfg.Agent != nil {
 		cfg.Agent(&acfg)
 	}
-	a, err := agent.New(ctx, acfg)
+	a, err := agent.New(inner, acfg)
 	if err != nil {
-		return fmt.Errorf("starting agent: %w", err)
+		return false, fmt.Errorf("starting agent: %w", err)
 	}
 	known := func() []string {
 		var ids []string
@@ -198,8 +225,15 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		log.Info("service: engine rebuilt", "why", why)
 	}
 	apply := func(s settings.Settings) {
-		cur.Store(&s)
+		old := cur.Swap(&s)
 		setErr(nil)
+		if startFields(*old) != startFields(s) {
+			if !restarting.Swap(true) {
+				log.Info("service: settings read at start changed; restarting the agent")
+				stop()
+			}
+			return
+		}
 		rebuild("settings changed")
 	}
 	w, err := settings.Watch(settings.WatchConfig{
@@ -214,6 +248,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	if u := a.Updater(); u != nil {
 		updateNow = u.CheckNow
 	}
+	var ln net.Listener
 	srv, err := admin.New(admin.Config{
 		Store:       store,
 		Overrides:   ov,
@@ -251,15 +286,14 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 			return s
 		},
 	})
-	if err != nil {
-		return err
+	if err == nil {
+		ln, err = admin.Listen(cfg.Socket)
 	}
-	ln, err := admin.Listen(cfg.Socket)
 	if err != nil {
 		// The agent's block log is open; Run would close it. Close it here.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		return errors.Join(err, a.BlockLog().Close(cctx))
+		return false, errors.Join(err, a.BlockLog().Close(cctx))
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -268,17 +302,21 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		}
 	})
 	wg.Go(func() {
-		<-ctx.Done()
+		<-inner.Done()
 		// A parent reading the log sees when the filter went down.
-		a.BlockLog().Record(blocklog.Event{Action: blocklog.ActionAdmin, Reason: "filter stopping"})
+		why := "filter stopping"
+		if restarting.Load() {
+			why = "filter restarting for new settings"
+		}
+		a.BlockLog().Record(blocklog.Event{Action: blocklog.ActionAdmin, Reason: why})
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	})
 	a.BlockLog().Record(blocklog.Event{Action: blocklog.ActionAdmin, Reason: "filter started"})
-	err = a.Run(ctx)
+	err = a.Run(inner)
 	wg.Wait()
-	return err
+	return restarting.Load(), err
 }
 
 // updateSources turns the settings' sources into agent/update's.

@@ -211,3 +211,99 @@ func TestRunAgentPicksTheProfileOfTheOSUser(t *testing.T) {
 		t.Fatalf("%s is mapped to teen, which allows games.example; got HTTP %d (the default profile's block?)", me.Username, resp.StatusCode)
 	}
 }
+
+// TestRunAgentMovesToANewListenAddress changes the proxy's address in the
+// settings file, as a lab admin opening it to the LAN would: the agent
+// restarts in-process on the new address, with the rest of the settings,
+// and the old address stops answering.
+func TestRunAgentMovesToANewListenAddress(t *testing.T) {
+	t.Parallel()
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	first, second := free(), free()
+	dir := t.TempDir()
+	etc := filepath.Join(dir, "etc")
+	os.MkdirAll(etc, 0o755)
+	doc := func(listen string) []byte {
+		return []byte(`{"profiles":[{"name":"child","block":[],"deny":["games.example"]}],"listen":` + strconv.Quote(listen) + `}`)
+	}
+	if err := os.WriteFile(filepath.Join(etc, settings.SettingsFile), doc(first), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }))
+	defer origin.Close()
+	ready := make(chan net.Addr, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	sock := filepath.Join(dir, "admin.sock")
+	go func() {
+		done <- service.RunAgent(ctx, service.AgentConfig{
+			Settings: settings.Config{Dir: etc, StateDir: filepath.Join(dir, "state")},
+			DataDir:  filepath.Join(dir, "data"),
+			Socket:   sock,
+			Ready:    func(a net.Addr) { ready <- a },
+			Agent: func(c *agent.Config) {
+				c.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+					var d net.Dialer
+					return d.DialContext(ctx, network, origin.Listener.Addr().String())
+				}
+			},
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	wait := func() string {
+		t.Helper()
+		select {
+		case a := <-ready:
+			return a.String()
+		case err := <-done:
+			t.Fatalf("RunAgent ended: %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("proxy not ready in 10s")
+		}
+		return ""
+	}
+	get := func(proxy, host string) (int, error) {
+		pu, _ := url.Parse("http://" + proxy)
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu)}}
+		resp, err := c.Get("http://" + host + "/")
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if a := wait(); a != first {
+		t.Fatalf("listening on %s, settings say %s", a, first)
+	}
+	if code, err := get(first, "games.example"); code != http.StatusForbidden {
+		t.Fatalf("before the move: %d, %v", code, err)
+	}
+	if err := settings.WriteFileAtomic(filepath.Join(etc, settings.SettingsFile), doc(second), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if a := wait(); a != second {
+		t.Fatalf("moved to %s, settings say %s", a, second)
+	}
+	if code, err := get(second, "games.example"); code != http.StatusForbidden {
+		t.Fatalf("after the move, the deny must still hold: %d, %v", code, err)
+	}
+	if code, err := get(second, "homework.example"); code != http.StatusOK {
+		t.Fatalf("after the move: %d, %v", code, err)
+	}
+	if _, err := get(first, "homework.example"); err == nil {
+		t.Fatal("the old address still answers")
+	}
+	c := client.New(client.Config{Socket: sock})
+	defer c.Close()
+	st, err := c.Status(ctx)
+	if err != nil || st.ProxyAddr != second {
+		t.Fatalf("Status = %+v, %v; want the new address", st, err)
+	}
+}
