@@ -10,8 +10,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NFPM=github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
-VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null | sed 's/^v//; s/^\([^0-9]\)/0.0.0+\1/')}
-VERSION=${VERSION:-0.0.0}
+if [ -z "${VERSION:-}" ]; then
+	# A tag (v1.2.3...), else 0.0.0+<commit>: a bare hash can start with
+	# a digit and would pass for a version.
+	d=$(git describe --tags --always --dirty 2>/dev/null || true)
+	d=${d#v}
+	case $d in
+	[0-9]*.[0-9]*) VERSION=$d ;;
+	*) VERSION=0.0.0+${d:-unknown} ;;
+	esac
+fi
 ARCH=${ARCH:-$(go env GOARCH)}
 export VERSION ARCH
 mkdir -p dist/build

@@ -103,9 +103,11 @@ func cmdService(ctx context.Context, e *env, args []string) int {
 	if code := needAdmin(e, "service "+action); code != 0 {
 		return code
 	}
-	// dpkg's maintainer scripts (root, removing the package, which root
-	// can do without any password anyway) run proxy-off unattended.
-	fromPackage := os.Getenv("DPKG_MAINTSCRIPT_PACKAGE") == "greengate"
+	// The package's maintainer scripts (root, removing the package, which
+	// root can do without any password anyway) run proxy-off unattended:
+	// dpkg names the package in DPKG_MAINTSCRIPT_PACKAGE; rpm sets nothing,
+	// so its scriptlets set GREENGATE_MAINTSCRIPT.
+	fromPackage := os.Getenv("DPKG_MAINTSCRIPT_PACKAGE") == "greengate" || os.Getenv("GREENGATE_MAINTSCRIPT") == "1"
 	if (action == "stop" || action == "uninstall" || action == "proxy-off") && !fromPackage {
 		if code := needParentPassword(ctx, e, "service "+action, *dir, *socket, *pwStdin); code != 0 {
 			return code
