@@ -55,11 +55,15 @@ var DefaultArguments = []string{"service", "run"}
 // SystemdUnit is the unit template in kardianos's own mini template syntax
 // (not text/template). Restart=on-failure with a 5 s delay; StartLimit*
 // stops a crash loop from spinning; TimeoutStopSec leaves Stop its 10 s.
+// After=network.target, not network-online.target: the agent serves on
+// loopback and retries its own listener, so it must not wait for a
+// network. Under a real systemd with no link up, Wants=network-online
+// held `systemctl start` (and so dpkg's postinst, and boot) for the 120 s
+// of systemd-networkd-wait-online (installer/systemd-test.sh).
 const SystemdUnit = `[Unit]
 Description={{Description}}
 ConditionFileIsExecutable={{Path | cmdEscape}}
-After=network-online.target
-Wants=network-online.target
+After=network.target
 StartLimitIntervalSec=300
 StartLimitBurst=10
 
