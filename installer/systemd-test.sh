@@ -48,8 +48,11 @@ tarball=$CACHE/rootfs-$SUITE-$(echo "$PKGS" | md5sum | cut -c1-8).tar
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/greengate-systemd.XXXXXX")
 machine=gg-sd-$$
 nspawn_pid= cpid= mode=
-had_run_systemd_system=0
+# Host paths nspawn may create; removed at the end only if new.
+had_run_systemd_system=0 had_nspawn=0 had_nspawn_root=0
 [ -e /run/systemd/system ] && had_run_systemd_system=1
+[ -e /run/systemd/nspawn ] && had_nspawn=1
+[ -e /run/systemd/nspawn-root ] && had_nspawn_root=1
 
 cleanup() {
 	if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
@@ -58,13 +61,19 @@ cleanup() {
 		kill -KILL "$nspawn_pid" 2>/dev/null
 		wait "$nspawn_pid" 2>/dev/null
 	fi
+	# A container whose nspawn died: killing its PID 1 ends all of it.
+	if [[ $cpid =~ ^[0-9]+$ ]] && [ "$cpid" -gt 1 ] && kill -0 "$cpid" 2>/dev/null; then
+		kill -KILL "$cpid" 2>/dev/null
+		sleep 0.5
+	fi
 	# What nspawn leaves on the host for this machine (it removes most
 	# itself on a clean halt): its propagation dir and the image lock.
 	[ -d "$work/root" ] && rm -f "/run/systemd/nspawn/locks/inode-$(stat -c %d:%i "$work/root")"
 	rm -rf /run/systemd/nspawn/propagate/"$machine" /run/systemd/nspawn/unix-export/"$machine" \
 		/run/systemd/nspawn/locks/*"$machine"* 2>/dev/null
-	rmdir /run/systemd/nspawn/propagate /run/systemd/nspawn/unix-export /run/systemd/nspawn/locks \
-		/run/systemd/nspawn 2>/dev/null
+	[ "$had_nspawn" = 1 ] || rmdir /run/systemd/nspawn/propagate /run/systemd/nspawn/unix-export \
+		/run/systemd/nspawn/locks /run/systemd/nspawn 2>/dev/null
+	[ "$had_nspawn_root" = 1 ] || rmdir /run/systemd/nspawn-root 2>/dev/null
 	[ "$had_run_systemd_system" = 1 ] || rmdir /run/systemd/system 2>/dev/null
 	umount -R "$work/root" 2>/dev/null
 	rm -rf "$work"
@@ -145,9 +154,17 @@ fi
 
 # ct runs a command inside the container, as root, with a clean
 # environment (nothing of the host's leaks in).
-ct() { nsenter -t "$cpid" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
-# child runs a shell command as the non-root user "child".
-child() { ct su child -s /bin/sh -c "$1" </dev/null; }
+ct() { nsenter -t "$cpid" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/greengate HOME=/root LANG=C.UTF-8 "$@"; }
+# child runs a shell command as the non-root user "child": su (PAM) in
+# the Debian container; setpriv with the host's /usr, whose empty
+# volatile /etc has no /etc/pam.d.
+child() {
+	if [ "$mode" = rootfs ]; then
+		ct su child -s /bin/sh -c "$1" </dev/null
+	else
+		ct setpriv --reuid="$(ct id -u child)" --regid="$(ct id -g child)" --init-groups --reset-env sh -c "$1" </dev/null
+	fi
+}
 
 state=
 for _ in $(seq 600); do
@@ -161,8 +178,11 @@ echo "systemd-test: container $machine up in ~${boot_s}s since start, systemd sa
 pass=0 fail=0
 # check NAME CODE runs the bash CODE in a subshell; PASS when it succeeds.
 check() {
-	local name=$1 out
-	if out=$( (eval "$2") 2>&1 </dev/null); then
+	local name=$1 out t=$(date +%s%N)
+	out=$( (eval "$2") 2>&1 </dev/null)
+	local rc=$? ms=$((($(date +%s%N) - t) / 1000000))
+	[ "$ms" -lt 2000 ] || name="$name ($((ms / 1000)) s)"
+	if [ $rc -eq 0 ]; then
 		pass=$((pass + 1)); echo "PASS $name"
 		[ -z "${VERBOSE:-}" ] || [ -z "$out" ] || printf '%s\n' "$out" | tail -8 | sed 's/^/    /'
 	else
@@ -176,17 +196,23 @@ agent_answers() { for _ in $(seq 100); do ct greengate status >/dev/null 2>&1 &&
 check "systemd is PID 1 in the container" '[ "$(ct cat /proc/1/comm)" = systemd ]'
 check "system running (or degraded)" 'case $state in running | degraded) ;; *) exit 1 ;; esac'
 
-unit=/lib/systemd/system/greengate.service
+unit=/lib/systemd/system/greengate.service gg=greengate
+# within: CODE succeeds in under 30 s.
+within() { local t=$SECONDS; eval "$1" || return; [ $((SECONDS - t)) -lt 30 ] || { echo "took $((SECONDS - t)) s"; return 1; }; }
 if [ "$mode" = rootfs ]; then
-	check "dpkg -i" 'ct dpkg -i /root/greengate.deb'
+	# A machine whose network is not up: networkd's wait-online (enabled
+	# on many systemd machines) times out after 120 s with no link, and a
+	# unit that wants network-online.target waits for it.
+	ct systemctl enable -q systemd-networkd.service systemd-networkd-wait-online.service
+	check "dpkg -i (no network: must not wait for it)" 'within "ct dpkg -i /root/greengate.deb"'
 else
 	# /usr is the host's, read-only: install the way a non-package user would.
-	ct mkdir -p /etc/greengate /usr/local/bin
+	ct mkdir -p /etc/greengate
 	ct install -m 0600 /opt/greengate/settings.json /etc/greengate/settings.json
-	ct ln -sf /opt/greengate/greengate /usr/local/bin/greengate
 	check "greengate service install (no dpkg: read-only /usr)" 'ct greengate service install --exe /opt/greengate/greengate'
-	check "greengate service start" 'ct greengate service start'
+	check "greengate service start (no network: must not wait for it)" 'within "ct greengate service start"'
 	unit=/etc/systemd/system/greengate.service
+	gg=/opt/greengate/greengate
 fi
 agent_answers
 check "systemctl is-active: active" '[ "$(active)" = active ]'
@@ -200,13 +226,16 @@ check "parent password set" 'printf "parent-pass-1\nparent-pass-1\n" | ct greeng
 check "useradd child" 'ct useradd -m -s /bin/sh child'
 check "child is a real non-root user (su works)" '[ "$(child "id -un"):$(child "id -u")" = "child:$(ct id -u child)" ] && [ "$(ct id -u child)" != 0 ]'
 check "child's browsing is filtered too (403)" '[ "$(child "curl -s -o /dev/null -w %{http_code} -x http://127.0.0.1:8899 http://pornhub.com/")" = 403 ]'
-check "child cannot stop it with greengate (even with the password)" '! o=$(child "echo parent-pass-1 | greengate service stop --password-stdin" 2>&1) && echo "$o" && grep -q "refused" <<<"$o"'
+check "child cannot stop it with greengate (even with the password)" '! o=$(child "echo parent-pass-1 | $gg service stop --password-stdin" 2>&1) && echo "$o" && grep -q "refused" <<<"$o"'
 check "child cannot systemctl stop it (no polkit auth)" '! o=$(child "systemctl stop greengate" 2>&1) && echo "$o" && grep -Eqi "access denied|authentication required" <<<"$o"'
-check "child cannot read the settings" '! child "cat /etc/greengate/settings.json"'
+check "child cannot read the settings" '! o=$(child "cat /etc/greengate/settings.json" 2>&1) && echo "$o" && grep -qi "permission denied" <<<"$o"'
 pid=$(main_pid)
-check "child cannot kill the agent" '! child "kill -9 $pid"'
-check "still active, same MainPID" '[ "$(active)" = active ] && [ "$(main_pid)" = "$pid" ]'
-check "SIGKILL the agent as root" 'ct kill -KILL "$pid"'
+# Never kill 0 or 1 (kill 0 run through nsenter hits this script's own
+# process group on the host).
+[[ $pid =~ ^[0-9]+$ ]] && [ "$pid" -gt 1 ] || pid=
+check "child cannot kill the agent" '[ -n "$pid" ] && ! o=$(child "kill -9 $pid" 2>&1) && echo "$o" && grep -qi "not permitted" <<<"$o"'
+check "still active, same MainPID" '[ -n "$pid" ] && [ "$(active)" = active ] && [ "$(main_pid)" = "$pid" ]'
+check "SIGKILL the agent as root" '[ -n "$pid" ] && ct kill -KILL "$pid"'
 t0=$(date +%s%N)
 check "systemd restarts it (new MainPID within 12 s)" '
 	for _ in $(seq 120); do
@@ -237,7 +266,9 @@ fi
 cleanup
 nspawn_pid=
 check "host: no /run/systemd/system made" '[ $had_run_systemd_system = 1 ] || ! [ -e /run/systemd/system ]'
-check "host: container and temp dir gone" '! [ -e "$work" ] && ! [ -e /run/systemd/nspawn/propagate/$machine ]'
+check "host: container, temp dir and nspawn's /run dirs gone" '! [ -e "$work" ] && ! [ -e /run/systemd/nspawn/propagate/$machine ] &&
+	{ [ $had_nspawn = 1 ] || ! [ -e /run/systemd/nspawn ]; } && { [ $had_nspawn_root = 1 ] || ! [ -e /run/systemd/nspawn-root ]; }'
+check "host: no container process left" '! kill -0 $cpid 2>/dev/null'
 trap - EXIT
 echo "systemd-test ($mode): $pass passed, $fail failed in $(($(date +%s) - start_time)) s"
 [ "$fail" -eq 0 ]
