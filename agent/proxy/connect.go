@@ -262,6 +262,9 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }
 // per-read path; when it fires, the tunnel is idle only if the other
 // direction was quiet too.
 func (t *tunnel) pipe(dst net.Conn, src io.Reader, srcConn net.Conn) error {
+	if d, s := tcpConn(dst), tcpConn(srcConn); d != nil && s != nil && src == io.Reader(srcConn) {
+		return t.pipeKernel(dst, d, srcConn, s)
+	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -289,6 +292,56 @@ func (t *tunnel) pipe(dst net.Conn, src io.Reader, srcConn net.Conn) error {
 			return err
 		}
 	}
+}
+
+// kernelChunk is the most pipeKernel moves in one call.
+const kernelChunk = 1 << 20
+
+// pipeKernel is pipe between two TCP connections with no bytes buffered
+// in front (the origin's side of a tunnel: a download). The kernel moves
+// the bytes (splice(2) on Linux, through TCPConn.ReadFrom), never copying
+// them into the agent. The read deadline is a quarter of idle, so the
+// shared idle clock hears of bytes that moved at least that often, as the
+// other direction relies on. A read deadline leaves no bytes in flight
+// (they stop before being taken from the socket); the write deadline,
+// which might, stays the whole idle period and ends the tunnel.
+func (t *tunnel) pipeKernel(dst net.Conn, d *net.TCPConn, srcConn net.Conn, s *net.TCPConn) error {
+	lr := &io.LimitedReader{R: s}
+	for {
+		start := time.Now()
+		_ = srcConn.SetReadDeadline(start.Add(t.idle / 4))
+		_ = dst.SetWriteDeadline(start.Add(t.idle))
+		lr.N = kernelChunk
+		n, err := d.ReadFrom(lr)
+		now := time.Now()
+		if n > 0 {
+			t.touch(now)
+		}
+		switch {
+		case err == nil && lr.N > 0:
+			return nil // the origin's EOF
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded) && now.Sub(start) < t.idle && now.Sub(time.Unix(0, t.last.Load())) < t.idle:
+			// Quiet for a quarter of idle, not idle yet.
+		default:
+			return err
+		}
+	}
+}
+
+// tcpConn is the TCP connection under c, or nil.
+func tcpConn(c net.Conn) *net.TCPConn {
+	for range 4 {
+		switch v := c.(type) {
+		case *net.TCPConn:
+			return v
+		case interface{ NetConn() net.Conn }:
+			c = v.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 func closeWrite(c net.Conn) {

@@ -209,6 +209,10 @@ func (c *limitConn) Close() error {
 	return err
 }
 
+// NetConn is the connection under c, for the kernel's copy of a tunnel
+// (connect.go); closing stays with c, which frees the slot.
+func (c *limitConn) NetConn() net.Conn { return c.Conn }
+
 // CloseWrite half-closes when the underlying connection can.
 func (c *limitConn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {

@@ -247,7 +247,7 @@ func newTestCA(t testing.TB) *testCA {
 	leaf := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: "allowed.test"},
-		DNSNames:     []string{"allowed.test", "sni-blocked.test", "blocked.test", "www.google.com", "forcesafesearch.google.com"},
+		DNSNames:     []string{"allowed.test", "trickle.test", "sni-blocked.test", "blocked.test", "www.google.com", "forcesafesearch.google.com"},
 		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(time.Hour),

@@ -79,6 +79,41 @@ func TestLimits(t *testing.T) {
 			t.Fatal("idle tunnel not closed")
 		}
 	})
+	t.Run("a download that trickles is not idle", func(t *testing.T) {
+		// The origin sends a byte every 100 ms for 1.2 s while the client
+		// sends nothing: four idle timeouts long, never idle.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{ca.cert}})
+			for i := 0; i < 12; i++ {
+				if _, err := tc.Write([]byte{'a' + byte(i)}); err != nil {
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			_ = tc.CloseWrite()
+		}()
+		h.dial.route("trickle.test:443", ln.Addr().String())
+		c, br, code := h.connect(t, "trickle.test:443")
+		if code != 200 {
+			t.Fatal(code)
+		}
+		tc := tls.Client(bufConn{c, br}, &tls.Config{ServerName: "trickle.test", RootCAs: ca.pool})
+		_ = tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := io.ReadAll(tc)
+		if string(got) != "abcdefghijkl" {
+			t.Fatalf("got %q, %v: the tunnel was cut while bytes flowed", got, err)
+		}
+	})
 	t.Run("connections beyond MaxConns wait for a slot", func(t *testing.T) {
 		var held []net.Conn
 		for i := 0; i < 3; i++ {
