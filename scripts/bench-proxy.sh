@@ -85,14 +85,19 @@ run_wrk() { # label conns url [script]
 	p99=$(awk '$1=="99%" {print $2}' <<<"$out")
 	errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
 	printf "%-7s %5s conns  %10s req/s  p50 %8s  p99 %8s  %s\n" "$1" "$2" "$rps" "$p50" "$p99" "$errs"
+	last_rps=$rps
 }
 
 echo
 echo "wrk, 1 KiB responses, $DURATION each (2 shared cores: wrk, origin and agent compete)"
+ratios=""
 for c in 1 16 128; do
 	run_wrk direct $c "http://$HTTP/1k"
+	d=$last_rps
 	run_wrk proxy $c "http://$PROXY/" "$work/proxy.lua"
+	ratios+=$(awk -v c=$c -v d="$d" -v p="$last_rps" 'BEGIN { printf "  %d conns %.2fx", c, p / d }')
 done
+echo "proxy/direct req/s:$ratios"
 rss_load=$(ps -o rss= -p $agent | tr -d ' ')
 
 echo
@@ -104,6 +109,20 @@ rss_end=$(ps -o rss= -p $agent | tr -d ' ')
 
 echo
 echo "agent with $DOMAINS domains: ready in ${ready}s; RSS $((rss_ready / 1024)) MiB at ready, $((rss_load / 1024)) MiB after wrk, $((rss_end / 1024)) MiB after the tunnel"
+
+# The same agent and the same wrk runs with the embedded rules only: what
+# the list itself costs is the difference.
+"$work/greengate" run --listen 127.0.0.1:18898 --data-dir "$work/state0" >"$work/agent0.out" 2>&1 &
+agent0=$!
+pids+=($agent0)
+until grep -q "listening on" "$work/agent0.out" 2>/dev/null; do sleep 0.01; done
+rss0_ready=$(ps -o rss= -p $agent0 | tr -d ' ')
+for c in 1 16 128; do wrk -t$((c > 1 ? 2 : 1)) -c$c -d"$DURATION" -s "$work/proxy.lua" http://127.0.0.1:18898/ >/dev/null; done
+rss0_load=$(ps -o rss= -p $agent0 | tr -d ' ')
+kill $agent0 2>/dev/null || true
+echo "agent with the embedded rules only: RSS $((rss0_ready / 1024)) MiB at ready, $((rss0_load / 1024)) MiB after wrk"
+awk -v a="$rss_ready" -v b="$rss0_ready" -v c="$rss_load" -v d="$rss0_load" -v n="$DOMAINS" 'BEGIN {
+	printf "RSS per million domains: %.1f MiB at ready, %.1f MiB after wrk\n", (a - b) / 1024 / (n / 1e6), (c - d) / 1024 / (n / 1e6) }'
 
 [ "${PEERS:-0}" = 1 ] || { echo; echo "peers: run with PEERS=1 (uses whichever of tinyproxy, privoxy, squid, squidguard are installed)"; exit 0; }
 kill $agent 2>/dev/null || true
