@@ -19,7 +19,8 @@
 # service manager is not touched and /run/systemd/system is never made.
 #
 #   CACHE=/var/cache/greengate-test  MIRROR=http://deb.debian.org/debian
-#   SUITE=bookworm  GREENGATE_SYSTEMD_FALLBACK=1 (force the /usr fallback)
+#   SUITE=bookworm  BOOTSTRAP=mmdebstrap|debootstrap (default: the first found)
+#   GREENGATE_SYSTEMD_FALLBACK=1 (force the /usr fallback)
 #   VERBOSE=1 (show the output of passing checks too)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -75,8 +76,17 @@ cleanup() {
 		/run/systemd/nspawn/locks /run/systemd/nspawn 2>/dev/null
 	[ "$had_nspawn_root" = 1 ] || rmdir /run/systemd/nspawn-root 2>/dev/null
 	[ "$had_run_systemd_system" = 1 ] || rmdir /run/systemd/system 2>/dev/null
-	umount -R "$work/root" 2>/dev/null
-	rm -rf "$work"
+	rm_tree "$work"
+	rm -rf "$CACHE"/.tmp-$$-*
+}
+# rm_tree removes a directory tree, first unmounting anything left mounted
+# under it (debootstrap mounts /proc and /sys in its target), and never
+# crossing into another file system.
+rm_tree() {
+	[ -d "$1" ] || return 0
+	local m
+	for m in $(findmnt -rn -o TARGET | grep -F "$1/" | sort -r); do umount -l "$m" 2>/dev/null; done
+	rm -rf --one-file-system "$1"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -85,20 +95,22 @@ trap 'exit 130' INT TERM
 # why in $work/rootfs.log) when no tool or no mirror works.
 make_rootfs() {
 	mkdir -p "$CACHE" || return 1
-	local tmp=$tarball.tmp.$$
-	if command -v mmdebstrap >/dev/null; then
+	local tmp=$CACHE/.tmp-$$-$(basename "$tarball")
+	local tool=${BOOTSTRAP:-$(command -v mmdebstrap >/dev/null && echo mmdebstrap || echo debootstrap)}
+	if [ "$tool" = mmdebstrap ] && command -v mmdebstrap >/dev/null; then
 		echo "systemd-test: building $tarball with mmdebstrap from $MIRROR (once; ~1-2 min)"
-		mmdebstrap --variant=minbase --include="$PKGS" "$SUITE" "$tmp" "$MIRROR" >"$work/rootfs.log" 2>&1 ||
-			{ rm -f "$tmp"; return 1; }
-	elif command -v debootstrap >/dev/null; then
+		mmdebstrap --variant=minbase --format=tar --include="$PKGS" "$SUITE" "$tmp" "$MIRROR" >"$work/rootfs.log" 2>&1 ||
+			{ rm -rf "$tmp"; return 1; }
+	elif [ "$tool" = debootstrap ] && command -v debootstrap >/dev/null; then
 		echo "systemd-test: building $tarball with debootstrap from $MIRROR (once; ~2-4 min)"
 		mkdir -p "$work/bootstrap"
 		debootstrap --variant=minbase --include="$PKGS" "$SUITE" "$work/bootstrap" "$MIRROR" >"$work/rootfs.log" 2>&1 &&
+			rm -rf "$work"/bootstrap/var/cache/apt/archives/*.deb "$work"/bootstrap/var/lib/apt/lists/* &&
 			tar -C "$work/bootstrap" -cf "$tmp" . ||
-			{ rm -rf "$tmp" "$work/bootstrap"; return 1; }
-		rm -rf "$work/bootstrap"
+			{ rm -f "$tmp"; rm_tree "$work/bootstrap"; return 1; }
+		rm_tree "$work/bootstrap"
 	else
-		echo "neither mmdebstrap nor debootstrap is installed (apt-get install mmdebstrap)" >"$work/rootfs.log"
+		echo "E: no $tool (apt-get install mmdebstrap, or debootstrap)" >"$work/rootfs.log"
 		return 1
 	fi
 	mv "$tmp" "$tarball"
@@ -119,7 +131,7 @@ else
 	if [ "${GREENGATE_SYSTEMD_FALLBACK:-0}" = 1 ]; then
 		why="GREENGATE_SYSTEMD_FALLBACK=1"
 	else
-		why=$(tail -3 "$work/rootfs.log" 2>/dev/null | tr '\n' ' ')
+		why=$({ grep -E '^E:' "$work/rootfs.log" || tail -2 "$work/rootfs.log"; } 2>/dev/null | head -3 | tr '\n' ' ')
 	fi
 	echo "systemd-test: no Debian root filesystem ($why); falling back to the host's /usr (--volatile=yes)"
 	mkdir -p "$work/bin"
@@ -173,7 +185,7 @@ for _ in $(seq 600); do
 	sleep 0.1
 done
 boot_s=$(($(date +%s) - start_time))
-echo "systemd-test: container $machine up in ~${boot_s}s since start, systemd says: ${state:-nothing}"
+echo "systemd-test: container $machine booted, ${boot_s} s after the script started; systemd says: ${state:-nothing}"
 
 pass=0 fail=0
 # check NAME CODE runs the bash CODE in a subshell; PASS when it succeeds.
