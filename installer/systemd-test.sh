@@ -89,7 +89,8 @@ rm_tree() {
 	rm -rf --one-file-system "$1"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
+trap 'exit 141' PIPE # `| head`: still halt the container and clean up
 
 # make_rootfs builds the cached tarball. It returns non-zero (and says
 # why in $work/rootfs.log) when no tool or no mirror works.
