@@ -2,7 +2,9 @@ package service_test
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -279,4 +281,75 @@ func TestSystemdAcceptsTheUnit(t *testing.T) {
 	if err != nil || len(out) != 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
+}
+
+// TestLaunchdPlistMatchesTheService checks installer/macos/greengate.plist,
+// which the macOS package installs, against the service definition
+// kardianos's launchd backend renders from: same label (so `greengate
+// service stop|status` find it), program, arguments, and restart keys.
+func TestLaunchdPlistMatchesTheService(t *testing.T) {
+	b, err := os.ReadFile("../../installer/macos/greengate.plist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := plistDict(t, b)
+	kc := service.KardianosConfig(service.Config{Executable: "/usr/local/bin/greengate"})
+	want := map[string]any{
+		"Label":            kc.Name,
+		"ProgramArguments": append([]string{kc.Executable}, kc.Arguments...),
+		"RunAtLoad":        kc.Option["RunAtLoad"],
+		"KeepAlive":        kc.Option["KeepAlive"],
+		"Disabled":         false,
+		"SessionCreate":    false,
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || fmt.Sprint(g) != fmt.Sprint(w) {
+			t.Errorf("%s = %v, want %v", k, g, w)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unexpected key %s: kardianos would not write it", k)
+		}
+	}
+}
+
+// plistDict reads a plist's top dict of strings, booleans and string
+// arrays, the only values a launchd service plist of ours has.
+func plistDict(t *testing.T, doc []byte) map[string]any {
+	t.Helper()
+	var p struct {
+		Dict struct {
+			Items []struct {
+				XMLName xml.Name
+				Text    string   `xml:",chardata"`
+				Strings []string `xml:"string"`
+			} `xml:",any"`
+		} `xml:"dict"`
+	}
+	if err := xml.Unmarshal(doc, &p); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]any{}
+	items := p.Dict.Items
+	for i := 0; i+1 < len(items); i += 2 {
+		if items[i].XMLName.Local != "key" {
+			t.Fatalf("item %d is <%s>, want <key>", i, items[i].XMLName.Local)
+		}
+		k, v := items[i].Text, items[i+1]
+		switch v.XMLName.Local {
+		case "true", "false":
+			out[k] = v.XMLName.Local == "true"
+		case "string":
+			out[k] = v.Text
+		case "array":
+			out[k] = v.Strings
+		default:
+			t.Fatalf("%s: value <%s> not understood", k, v.XMLName.Local)
+		}
+	}
+	if len(items)%2 != 0 {
+		t.Fatal("a key without a value")
+	}
+	return out
 }
