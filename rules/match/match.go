@@ -511,9 +511,13 @@ func (b *DomainBuilder) Len() int { return b.n }
 
 // Build compiles the set. The builder is reset and may be reused.
 func (b *DomainBuilder) Build() *DomainSet {
-	// One copy as a string lets the loops below slice names and hash them
-	// without a conversion, and so an allocation, per record.
-	in := string(b.blob)
+	// The records as a string let the loops below slice names and hash
+	// them without a conversion, and so an allocation, per record. No
+	// copy: the builder is reset below and never writes them again.
+	var in string
+	if len(b.blob) > 0 {
+		in = unsafe.String(&b.blob[0], len(b.blob))
+	}
 	s := &DomainSet{n: b.n, sources: b.sources}
 	*b = DomainBuilder{}
 	buckets := s.n/bucketSize + 1
