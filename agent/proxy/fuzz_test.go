@@ -2,12 +2,16 @@ package proxy_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/greengate/greengate/agent/proxy"
 	"github.com/greengate/greengate/rules/hostname"
@@ -116,6 +120,88 @@ func FuzzRequestTarget(f *testing.F) {
 			if n, err := hostname.NormalizeRequest(h); err != nil || n != h {
 				t.Fatalf("%q: dialled %q, not in normal form", target, a)
 			}
+		}
+	})
+}
+
+// FuzzOriginAnswer plays an origin (or an attacker on its network path)
+// that answers anything at all: the proxy never panics or hangs on it,
+// and the next request, to a sane origin, gets its own answer.
+func FuzzOriginAnswer(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nzz",
+		"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort",
+		"HTTP/1.0 200 OK\r\n\r\nuntil close",
+		"garbage\r\n\r\n", "",
+	} {
+		f.Add(s)
+	}
+	eng := testEngine(f, nil)
+	var answer atomic.Pointer[string]
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer raw.Close()
+	go func() {
+		for {
+			c, err := raw.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				_, _ = io.WriteString(c, *answer.Load())
+			}()
+		}
+	}()
+	sane := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "sane "+r.URL.Path) }))
+	defer sane.Close()
+	d := &dialer{}
+	d.route("allowed.test:80", raw.Addr().String())
+	d.route("sane.test:80", sane.Listener.Addr().String())
+	p, err := proxy.New(proxy.Config{Engine: func() *policy.Engine { return eng }, DialContext: d.DialContext})
+	if err != nil {
+		f.Fatal(err)
+	}
+	serve := func(t *testing.T, url string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", url, nil)
+		req.RemoteAddr = "127.0.0.1:40000"
+		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+		defer cancel()
+		w := httptest.NewRecorder()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer func() {
+				// The server's way to cut a client's connection: fine.
+				if v := recover(); v != nil && v != http.ErrAbortHandler {
+					panic(v)
+				}
+			}()
+			p.ServeHTTP(w, req.WithContext(ctx))
+		}()
+		select {
+		case <-done:
+		case <-time.After(8 * time.Second):
+			t.Fatalf("GET %s hung", url)
+		}
+		return w
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		answer.Store(&data)
+		serve(t, "http://allowed.test/x")
+		w := serve(t, "http://sane.test/after")
+		if w.Code != 200 || w.Body.String() != "sane /after" {
+			t.Fatalf("after the answer %q, a sane origin's answer came back as %d %q", data, w.Code, w.Body.String())
 		}
 	})
 }

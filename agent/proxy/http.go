@@ -114,7 +114,19 @@ func (p *Proxy) decideHTTP(d *decision, host string, u *url.URL) policy.Verdict 
 // roundTrip forwards through the proxy's transport and turns failures into a
 // short answer of our own instead of goproxy's error text.
 func (p *Proxy) roundTrip(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
-	resp, err := p.tr.RoundTrip(req)
+	var resp *http.Response
+	var err error
+	if simple(req) {
+		resp, err = p.up.RoundTrip(req)
+	} else {
+		resp, err = p.tr.RoundTrip(req)
+	}
+	if err == nil && (resp.StatusCode < 100 || resp.StatusCode > 999) {
+		// ReadResponse takes "000"; passed on, it would panic the
+		// server's WriteHeader. Say what happened instead.
+		_ = resp.Body.Close()
+		err = fmt.Errorf("origin answered status %d", resp.StatusCode)
+	}
 	if err == nil {
 		return resp, nil
 	}

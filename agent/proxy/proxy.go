@@ -212,6 +212,7 @@ type Proxy struct {
 	log    *slog.Logger
 	gp     *goproxy.ProxyHttpServer
 	tr     *http.Transport
+	up     *upstream
 	lan    bool
 	guard  *guard
 	pages  *pages
@@ -294,6 +295,7 @@ func New(cfg Config) (*Proxy, error) {
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true, // pass the client's Accept-Encoding and the origin's encoding through untouched
 	}
+	p.up = &upstream{dial: p.dial, idleFor: 90 * time.Second, perHost: 256, maxIdle: 1024}
 	p.gp = goproxy.NewProxyHttpServer()
 	p.gp.Tr = p.tr
 	p.gp.ConnectDial = nil // CONNECT never reaches goproxy
@@ -360,6 +362,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	p.closeTunnels()
 	p.tr.CloseIdleConnections()
+	p.up.closeIdle(true)
 	<-errc
 	return nil
 }
