@@ -8,19 +8,27 @@
 # machine and on whatever else runs on it; compare runs on one machine.
 # DURATION (default 5s) is each wrk run; DOMAINS (default 1000000) the list.
 #
-# PEERS=1 runs (two or three per row) on 2 cores shared with three other engineers' builds and
-# tests (noisy; wrk, origin and proxy share the cores). req/s at 1 | 16 | 128
-# connections, as the range over the runs:
-#   direct            15.7k-20.4k | 29.0k-38.3k | 32.7k-45.1k
-#   GreenGate (1M)     4.2k-4.4k  | 11.7k-16.4k |  8.4k-14.3k  p50 at 1 conn 209-215us
-#   squid (919k ACL)   3.0k-3.2k  |  7.2k-12.6k |  6.1k-10.2k
-#   squid+squidGuard   2.3k-2.4k  |  5.2k-5.7k  |  5.1k-6.3k   (1M in its DB)
-#   privoxy (no list)  3.1k-3.5k  |  5.5k-6.6k  |  6.1k-6.8k
-#   tinyproxy (none)   1.8k-2.0k  |  3.9k-4.5k  |  3.7k-4.4k   (closes every connection)
-# Ready with the list: GreenGate 0.57-2.75 s (0.7 s typical), squid 7.8-14.9 s,
-# squid+squidGuard 6.9-14.6 s. RSS: GreenGate 40-42 MiB at ready, 82-86 MiB
-# after load; squid 93 MiB; squid+squidGuard 86-88 MiB; privoxy, tinyproxy 5 MiB.
-# CONNECT, 256 MiB over TLS: through GreenGate 96-98% of direct (339-564 MB/s).
+# PEERS=1 installs the peers from Debian (as root, services not started)
+# and runs each on its own port against the same origin, list and wrk runs.
+#
+# Last run (go1.26.8, 2 cores, quiet machine; wrk, origin and proxy share
+# them), req/s at 1 | 16 | 128 connections:
+#   direct               15.1k | 66.2k | 70.5k
+#   GreenGate (1M)        4.5k | 22.8k | 27.0k   0.30x | 0.34x | 0.38x direct
+#   squid (919k ACL)      3.5k | 13.2k | 15.7k   (squid refuses subdomains of entries)
+#   squid+squidGuard      2.6k |  9.4k | 10.4k   (1M in its DB)
+#   e2guardian (1M)       2.4k |  6.4k |  6.8k   (site list; phrase filtering off)
+#   privoxy (no list)     3.4k | 10.4k | 10.9k
+#   tinyproxy (no list)   2.7k |  6.7k |  7.3k   (closes every connection)
+# GreenGate/squid: 1.73x at 16, 1.72x at 128. Earlier runs the same day:
+# GreenGate 12.5k-18.4k | 14.0k-20.3k before GET/HEAD left http.Transport.
+# Ready with the list: GreenGate 0.51-0.68 s, e2guardian 0.8-0.9 s,
+# squid 6.5-8.7 s, squid+squidGuard 3.9-4.1 s. RSS after wrk: GreenGate
+# 51-62 MiB, of which 22.9-30.8 MiB per million domains (the agent on the
+# embedded rules alone, same load: 29-34 MiB); squid 93-94, squid+squidGuard
+# 88-89, e2guardian 58, privoxy and tinyproxy 5 MiB.
+# CONNECT, 256 MiB over TLS: through GreenGate 72-115% of direct, run to
+# run (TLS on both ends dominates; the agent splices).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5s}
@@ -35,8 +43,16 @@ for t in wrk curl; do
 done
 work=$(mktemp -d)
 pids=()
+# stop_peer ends a process: TERM, then KILL after 3 s (e2guardian ignores
+# TERM for minutes).
+stop_peer() {
+	kill "$1" 2>/dev/null || return 0
+	for _ in $(seq 30); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+	kill -9 "$1" 2>/dev/null || true
+}
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do stop_peer "$p"; done
+	pkill -9 -f -- "-c $work/" 2>/dev/null || true # peers' own children
 	wait 2>/dev/null || true
 	rm -rf "$work"
 }
@@ -124,8 +140,28 @@ echo "agent with the embedded rules only: RSS $((rss0_ready / 1024)) MiB at read
 awk -v a="$rss_ready" -v b="$rss0_ready" -v c="$rss_load" -v d="$rss0_load" -v n="$DOMAINS" 'BEGIN {
 	printf "RSS per million domains: %.1f MiB at ready, %.1f MiB after wrk\n", (a - b) / 1024 / (n / 1e6), (c - d) / 1024 / (n / 1e6) }'
 
-[ "${PEERS:-0}" = 1 ] || { echo; echo "peers: run with PEERS=1 (uses whichever of tinyproxy, privoxy, squid, squidguard are installed)"; exit 0; }
+[ "${PEERS:-0}" = 1 ] || { echo; echo "peers: run with PEERS=1 (installs tinyproxy, privoxy, squid, squidguard, e2guardian as root)"; exit 0; }
 kill $agent 2>/dev/null || true
+
+# The peers from Debian's packages. policy-rc.d keeps their postinst from
+# starting them as services on this machine: each runs below, by hand, on
+# its own port, and stops with the script.
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+	missing=()
+	for pkg in tinyproxy privoxy squid squidguard e2guardian; do
+		dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "installing ${missing[*]} (services not started)"
+		had_policy=0
+		[ -e /usr/sbin/policy-rc.d ] && had_policy=1
+		[ $had_policy = 1 ] || printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod +x /usr/sbin/policy-rc.d
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+			echo "bench-proxy: could not install some peers; measuring those that are there" >&2
+		[ $had_policy = 1 ] || rm -f /usr/sbin/policy-rc.d
+	fi
+fi
 
 # Peers on the same origin and the same wrk runs. Squid gets the same 1M
 # domains as a dstdomain ACL (its native list matcher); tinyproxy and privoxy
@@ -148,16 +184,23 @@ peer_bench() { # name port start-command...
 	t1=$(date +%s.%N)
 	echo
 	echo "$name: ready in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')s"
-	case "$name" in squid*)
-		echo "$name: listed $blocked answered $(curl -s -o /dev/null -w '%{http_code}' -x "http://127.0.0.1:$port" "http://$blocked/")" ;;
+	case "$name" in squid* | e2guardian)
+		# e2guardian answers its block page with 200: say whether it blocked.
+		local page
+		page=$(curl -s -w '\n%{http_code}' -x "http://127.0.0.1:$port" "http://$blocked/")
+		echo "$name: listed $blocked answered $(tail -1 <<<"$page")$(grep -q 'Access Denied' <<<"$page" && echo ' (its block page)')" ;;
 	esac
 	for c in 1 16 128; do
 		run_wrk "$name" $c "http://127.0.0.1:$port/" "$work/proxy.lua"
 	done
+	# Its processes: the one started, its children, and any matching
+	# PEER_PROCS (e2guardian's workers are not children of the one started).
 	local rss=0 p
-	for p in $(pgrep -P $pid) $pid; do rss=$((rss + $(ps -o rss= -p "$p" 2>/dev/null || echo 0))); done
+	for p in $( (pgrep -P $pid; echo $pid; [ -z "${PEER_PROCS:-}" ] || pgrep -f -- "$PEER_PROCS") | sort -u); do
+		rss=$((rss + $(ps -o rss= -p "$p" 2>/dev/null || echo 0)))
+	done
 	echo "$name: RSS $((rss / 1024)) MiB (with children) after wrk"
-	kill $pid 2>/dev/null || true
+	stop_peer $pid
 	sleep 1
 }
 
@@ -239,5 +282,20 @@ squidGuard -c $work/sg/sg.conf -C all && chown -R proxy $work/sg && exec squid -
 EOF
 	peer_bench squid+squidGuard 18904 sh "$work/sgstart.sh"
 fi
-echo
-echo "not measured: e2guardian (Debian's package pulls in clamav-daemon)"
+if command -v e2guardian >/dev/null; then
+	# e2guardian 5 on its own (no parent proxy), the same 1M domains as its
+	# banned site list, logging blocks only, as GreenGate does. Its
+	# page-content phrase filtering is off: GreenGate does not read pages,
+	# so this compares the same work.
+	cp -r /etc/e2guardian "$work/e2g"
+	sed -i "s|/etc/e2guardian|$work/e2g|g" "$work/e2g/e2guardian.conf" "$work/e2g/e2guardianf1.conf"
+	sed -i -e "s|^loglevel = .*|loglevel = 1|" -e "s|^filterip =.*|filterip = 127.0.0.1|" \
+		-e "s|^filterports = .*|filterports = 18905|" -e "s|^nodaemon = .*|nodaemon = on|" \
+		-e "s|^weightedphrasemode = .*|weightedphrasemode = 0|" \
+		-e "s|^#pidfilename = .*|pidfilename = '$work/e2g.pid'|" \
+		-e "s|^#loglocation = .*|loglocation = '$work/e2g-access.log'|" "$work/e2g/e2guardian.conf"
+	grep -v '^#' "$work/bench.txt" >"$work/e2g/lists/bannedsitelist"
+	chmod -R a+rX "$work/e2g" && chmod 777 "$work"
+	# -N: its "nodaemon = on" still forks to the background.
+	PEER_PROCS="e2guardian -N -c $work/e2g/" peer_bench e2guardian 18905 e2guardian -N -c "$work/e2g/e2guardian.conf"
+fi
