@@ -49,6 +49,7 @@ stop_peer() {
 	kill "$1" 2>/dev/null || return 0
 	for _ in $(seq 30); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
 	kill -9 "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true # no "Killed" notice from bash
 }
 cleanup() {
 	for p in "${pids[@]}"; do stop_peer "$p"; done
