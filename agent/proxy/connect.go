@@ -79,7 +79,10 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusBadRequest, "GreenGate: bad CONNECT target")
 		return
 	}
-	if !p.connectPortAllowed(port) {
+	// Port 80 is for ws:// WebSockets only (wstunnel.go), unless the
+	// configuration opens it to any tunnel.
+	wsOnly := port == wsPort && !p.connectPortAllowed(port)
+	if !p.connectPortAllowed(port) && !wsOnly {
 		refuse(w, http.StatusForbidden, "GreenGate: CONNECT to port "+strconv.Itoa(int(port))+" is not allowed")
 		return
 	}
@@ -92,7 +95,7 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	// An address that is blocked only because it is not allowed
 	// (allow-list-only mode allows sites by name) waits for the SNI: the
 	// name decides then, and without one the tunnel is refused.
-	needName := v.Action == policy.Block && hostname.IsIP(host) && !listed(v)
+	needName := v.Action == policy.Block && hostname.IsIP(host) && !listed(v) && !wsOnly
 	if v.Action == policy.Block && !needName {
 		p.record(&d, v, blocklog.ActionBlock, host, "", "connect: "+v.Reason.String())
 		refuse(w, http.StatusForbidden, "GreenGate: "+host+" is blocked ("+blockWhat(d.eng, v)+")")
@@ -124,6 +127,10 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		src = io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)
 	}
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		return
+	}
+	if wsOnly {
+		p.serveWebSocketTunnel(r.Context(), &d, conn, src, host)
 		return
 	}
 	opt := sni.Options{Timeout: p.cfg.HelloTimeout}

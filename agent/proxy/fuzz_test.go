@@ -205,3 +205,45 @@ func FuzzOriginAnswer(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWebSocketTunnelHead plays a child writing anything into a ws://
+// tunnel (CONNECT mixed.test:80, whose /bad is listed): the proxy never
+// panics or hangs, and never dials for a request whose path, however
+// written, is under the listed one.
+func FuzzWebSocketTunnelHead(f *testing.F) {
+	for _, s := range []string{
+		"GET /ok HTTP/1.1\r\nHost: mixed.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+		"GET /bad HTTP/1.1\r\nHost: mixed.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+		"GET /%62ad HTTP/1.1\r\nHost: MIXED.test.\r\nUpgrade: WebSocket\r\nConnection: keep-alive, upgrade\r\n\r\n",
+		"GET //bad HTTP/1.1\r\nHost: mixed.test:80\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+		"GET http://mixed.test/bad HTTP/1.1\r\nHost: mixed.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: mixed.test\r\n\r\n", "\r\n\r\n", "",
+	} {
+		f.Add(s)
+	}
+	h := startTB(f, nil)
+	h.dial.route("mixed.test:80", wsOriginTB(f))
+	f.Fuzz(func(t *testing.T, data string) {
+		before := len(h.dial.dialled())
+		c, _, code := h.connectB(t, "mixed.test:80")
+		if code != 200 {
+			t.Fatalf("CONNECT: %d", code)
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.WriteString(c, data)
+		_ = c.(*net.TCPConn).CloseWrite()
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("%q: tunnel hung", data)
+			}
+		}
+		dialled := len(h.dial.dialled()) > before
+		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(data)))
+		if !dialled || err != nil {
+			return
+		}
+		if p := req.URL.Path; strings.HasPrefix(p, "/bad") {
+			t.Fatalf("%q: dialled for the listed path %q", data, p)
+		}
+	})
+}

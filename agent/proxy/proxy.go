@@ -28,6 +28,12 @@
 // is decided by its SNI instead, and refused without one. Only then is the
 // origin dialled; the peeked bytes are forwarded untouched and both
 // directions are spliced.
+//
+// A CONNECT to port 80 is how browsers send an unencrypted ws://
+// WebSocket through a proxy. Unless port 80 is in Config.ConnectPorts,
+// such a tunnel carries exactly that: its first request must be a
+// WebSocket upgrade for the CONNECT host, decided on its path like plain
+// HTTP, before anything is dialled (wstunnel.go).
 // Nothing is ever decrypted. A hello without SNI, or a tunnel that is not TLS,
 // follows Config.NoSNI; a hello that is malformed, too large or too slow
 // closes the tunnel (fail closed). With TLS Encrypted Client Hello only the
@@ -92,6 +98,7 @@ import (
 
 	"github.com/elazarl/goproxy"
 	"github.com/greengate/greengate/agent/blocklog"
+	"github.com/greengate/greengate/agent/sni"
 	"github.com/greengate/greengate/rules/policy"
 )
 
@@ -155,9 +162,11 @@ type Config struct {
 	// Log receives block and request events. Nil discards them.
 	Log Recorder
 	// ConnectPorts are the ports CONNECT may reach. Nil means 443 only.
-	// Chromium tunnels unencrypted ws:// WebSockets with CONNECT to port
-	// 80; adding 80 makes those work, with the tunnel's plain HTTP decided
-	// on the CONNECT host alone (no path lists, no Host header check).
+	// Browsers tunnel unencrypted ws:// WebSockets with CONNECT to port
+	// 80; without 80 here such a tunnel still works, but carries only a
+	// WebSocket upgrade for its own host, decided on its path like plain
+	// HTTP. Adding 80 opens port-80 tunnels to anything, decided on the
+	// CONNECT host alone (no path lists, no Host header check).
 	ConnectPorts []uint16
 	// AllowedClients are the networks that may use the proxy. Nil means
 	// loopback only; naming any other network turns on LAN mode (see the
@@ -253,6 +262,7 @@ func New(cfg Config) (*Proxy, error) {
 	cfg.IdleTimeout = orDefault(cfg.IdleTimeout, DefaultIdleTimeout)
 	cfg.TunnelIdleTimeout = orDefault(cfg.TunnelIdleTimeout, DefaultTunnelIdleTimeout)
 	cfg.DialTimeout = orDefault(cfg.DialTimeout, DefaultDialTimeout)
+	cfg.HelloTimeout = orDefault(cfg.HelloTimeout, sni.DefaultTimeout)
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}

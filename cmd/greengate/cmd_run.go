@@ -82,7 +82,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	var lists runLists
 	listen := fs.String("listen", proxy.DefaultListen, "proxy address")
 	dataDir := fs.String("data-dir", defaultDataDir(), "state directory (block log)")
-	ports := fs.String("connect-ports", "443", "ports HTTPS CONNECT may reach, comma-separated")
+	ports := fs.String("connect-ports", "443", "ports HTTPS CONNECT may reach, comma-separated (port 80 tunnels carry ws:// WebSockets without it)")
 	lan := fs.String("lan", "", "LAN mode: client networks allowed besides loopback, comma-separated CIDRs")
 	reach := fs.String("lan-reachable", "", "LAN mode: private networks (an intranet) clients may reach through the proxy, comma-separated CIDRs")
 	transp := fs.String("transparent", "", "also serve nft-redirected connections on this address (Linux; see greengate transparent enable), e.g. :3129")
