@@ -78,6 +78,8 @@ type Config struct {
 	// Ready, when set, is called with the proxy's address once it accepts
 	// connections.
 	Ready func(net.Addr)
+	// TunnelBlocked hears of blocked HTTPS sites (proxy.Config). May be nil.
+	TunnelBlocked func(remote string, ev blocklog.Event)
 	// Profile picks the settings profile for a client address (a lab PC,
 	// a café seat); nil means the engine's default profile for everyone.
 	Profile func(client net.Addr) string
@@ -186,6 +188,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		Profile:        cfg.Profile,
 		Language:       cfg.Language,
 		Log:            bl,
+		TunnelBlocked:  cfg.TunnelBlocked,
 		ConnectPorts:   cfg.ConnectPorts,
 		AllowedClients: cfg.AllowedClients,
 		LANReachable:   cfg.LANReachable,
@@ -282,7 +285,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		// a listener that is not there breaks every connection, so a
 		// failure here stops the agent loudly.
 		tl, terr := transparent.New(transparent.Config{
-			Listen: a.cfg.Transparent, Engine: a.Engine, Profile: a.cfg.Profile, Log: a.events, Clock: a.cfg.Clock, Logger: a.log,
+			Listen: a.cfg.Transparent, Engine: a.Engine, Profile: a.cfg.Profile, Log: a.events, TunnelBlocked: a.cfg.TunnelBlocked, Clock: a.cfg.Clock, Logger: a.log,
 		})
 		var tln net.Listener
 		if terr == nil {

@@ -89,6 +89,10 @@ type Config struct {
 	OnSettings func(client.Settings)
 	// OnOverrides is called after a grant, pause or resume. May be nil.
 	OnOverrides func()
+	// Notices returns the caller's HTTPS blocks after a time (see
+	// client.Notice); the callee decides whose are whose. Nil answers
+	// none.
+	Notices func(c Caller, after time.Time) []client.Notice
 	// UpdateNow checks for bundles now. Nil answers ErrUnavailable.
 	UpdateNow func(context.Context) error
 	// SessionTTL is how long a login lasts. Zero means DefaultSessionTTL.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -49,8 +50,9 @@ type rig struct {
 	store     *settings.Store
 	log       *blocklog.Log
 	c         *client.Client
-	applied   atomic.Int32 // OnSettings calls
-	overrides atomic.Int32 // OnOverrides calls
+	applied   atomic.Int32                 // OnSettings calls
+	overrides atomic.Int32                 // OnOverrides calls
+	noticeFor atomic.Pointer[admin.Caller] // the last Notices caller
 }
 
 const parentPW = "tulip-garden-42"
@@ -85,6 +87,10 @@ func newRig(t testing.TB, dir string, setPassword bool) *rig {
 		Known:       func() []string { return []string{"adult", "gambling", "proxy", "doh"} },
 		OnSettings:  func(client.Settings) { r.applied.Add(1) },
 		OnOverrides: func() { r.overrides.Add(1) },
+		Notices: func(c admin.Caller, after time.Time) []client.Notice {
+			r.noticeFor.Store(&c)
+			return []client.Notice{{Time: after.Add(time.Second), Host: "seen.test", Category: "adult"}}
+		},
 		Status: func() client.Status {
 			return client.Status{Running: true, Version: "test", ProxyAddr: "127.0.0.1:8899"}
 		},
@@ -506,5 +512,37 @@ func BenchmarkStatus(b *testing.B) {
 	}
 	if per := b.Elapsed() / time.Duration(b.N); per > time.Millisecond {
 		b.Errorf("%s per status, target 1ms", per)
+	}
+}
+
+// TestNoticesNeedNoPassword: the tray of a child's session asks for its
+// own HTTPS blocks without any password; the server names the caller (the
+// kernel's uid) to the callee, which picks that user's notices.
+func TestNoticesNeedNoPassword(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "", true)
+	after := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	ns, err := r.c.Notices(context.Background(), after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ns) != 1 || ns[0].Host != "seen.test" || !ns[0].Time.Equal(after.Add(time.Second)) {
+		t.Fatalf("notices = %+v", ns)
+	}
+	c := r.noticeFor.Load()
+	if c == nil || (runtime.GOOS == "linux" && c.UID != os.Getuid()) {
+		t.Fatalf("caller = %+v, want uid %d", c, os.Getuid())
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", r.sock)
+	}}}
+	resp, err := hc.Get("http://agent" + client.PathNotices + "?after=yesterday")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a bad after: %d", resp.StatusCode)
 	}
 }

@@ -31,6 +31,7 @@ func (s *Server) Handler() http.Handler {
 	m.HandleFunc("GET "+client.PathStats, s.read(s.stats))
 	m.HandleFunc("GET "+client.PathRequests, s.read(s.requests))
 	m.HandleFunc("POST "+client.PathRequests, s.ask)
+	m.HandleFunc("GET "+client.PathNotices, s.notices)
 	m.HandleFunc("POST "+client.PathGrant, s.change(s.grant))
 	m.HandleFunc("DELETE "+client.PathGrant, s.change(s.revoke))
 	m.HandleFunc("POST "+client.PathPause, s.change(s.pause))
@@ -413,6 +414,25 @@ func (s *Server) requests(w http.ResponseWriter, r *http.Request) {
 		out = append(out, client.Request{Time: e.Time, Client: e.Client, Host: e.Host, Note: e.Reason})
 	}
 	reply(w, out)
+}
+
+// notices answers the caller's own recent HTTPS blocks; no password: they
+// are the caller's, and say no more than the browser's address bar did.
+func (s *Server) notices(w http.ResponseWriter, r *http.Request) {
+	var after time.Time
+	if a := r.URL.Query().Get("after"); a != "" {
+		t, err := time.Parse(time.RFC3339Nano, a)
+		if err != nil {
+			invalid(w, fmt.Errorf("after: %w", err))
+			return
+		}
+		after = t
+	}
+	ns := []client.Notice{}
+	if s.cfg.Notices != nil {
+		ns = append(ns, s.cfg.Notices(callerOf(r.Context()), after)...)
+	}
+	reply(w, ns)
 }
 
 // ask records a child's request; no password, but at most one per

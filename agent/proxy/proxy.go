@@ -161,6 +161,11 @@ type Config struct {
 	Language func() string
 	// Log receives block and request events. Nil discards them.
 	Log Recorder
+	// TunnelBlocked, when set, also hears of each blocked HTTPS site (a
+	// CONNECT host or its SNI), where the browser can show no block page;
+	// remote is the client's address with its port. It runs on the
+	// client's goroutine.
+	TunnelBlocked func(remote string, ev blocklog.Event)
 	// ConnectPorts are the ports CONNECT may reach. Nil means 443 only.
 	// Browsers tunnel unencrypted ws:// WebSockets with CONNECT to port
 	// 80; without 80 here such a tunnel still works, but carries only a
@@ -433,7 +438,8 @@ func (p *Proxy) closeTunnels() {
 type decision struct {
 	eng     *policy.Engine
 	profile string
-	client  string
+	client  string // the client's address, as logged
+	remote  string // and with its port
 	now     time.Time
 }
 
@@ -442,7 +448,7 @@ func (p *Proxy) begin(remote string) (decision, bool) {
 	if eng == nil {
 		return decision{}, false
 	}
-	d := decision{eng: eng, now: p.cfg.Clock(), client: remote}
+	d := decision{eng: eng, now: p.cfg.Clock(), client: remote, remote: remote}
 	ap, err := netip.ParseAddrPort(remote)
 	if err == nil {
 		d.client = ap.Addr().Unmap().String()
@@ -464,6 +470,10 @@ func (d *decision) decide(host, path string) policy.Verdict {
 // record sends an event for a block or a request; allowed traffic never
 // reaches it.
 func (p *Proxy) record(d *decision, v policy.Verdict, action blocklog.Action, host, url, reason string) {
+	if action == blocklog.ActionBlock && url == "" && p.cfg.TunnelBlocked != nil {
+		p.cfg.TunnelBlocked(d.remote, blocklog.Event{Time: d.now, Profile: v.Profile, Client: d.client,
+			Host: host, Category: v.Category, Entry: v.Entry, Source: v.Source, Action: action, Reason: reason})
+	}
 	if p.cfg.Log == nil {
 		return
 	}

@@ -164,6 +164,18 @@ func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (resta
 		}
 	}
 	var proxyAddr atomic.Pointer[string]
+	proxyServer := func() net.Addr {
+		if p := proxyAddr.Load(); p != nil {
+			if ap, err := netip.ParseAddrPort(*p); err == nil {
+				return net.TCPAddrFromAddrPort(ap)
+			}
+		}
+		return nil
+	}
+	board := &notices{now: cfg.Clock}
+	acfg.TunnelBlocked = func(remote string, ev blocklog.Event) {
+		board.blocked(remote, ev, func(c net.Addr) (int, bool) { return localUID(c, proxyServer()) })
+	}
 	acfg.Ready = func(a net.Addr) {
 		s := a.String()
 		proxyAddr.Store(&s)
@@ -182,13 +194,7 @@ func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (resta
 		if len(s.Users) == 0 {
 			return ""
 		}
-		var server net.Addr
-		if p := proxyAddr.Load(); p != nil {
-			if ap, err := netip.ParseAddrPort(*p); err == nil {
-				server = net.TCPAddrFromAddrPort(ap)
-			}
-		}
-		uid, ok := localUID(c, server)
+		uid, ok := localUID(c, proxyServer())
 		if !ok {
 			return ""
 		}
@@ -257,6 +263,7 @@ func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (resta
 		OnSettings:  apply,
 		OnOverrides: func() { rebuild("grant or pause") },
 		UpdateNow:   updateNow,
+		Notices:     board.since,
 		Logger:      log,
 		Clock:       cfg.Clock,
 		Status: func() client.Status {

@@ -3,8 +3,10 @@
 package service_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -305,5 +307,82 @@ func TestRunAgentMovesToANewListenAddress(t *testing.T) {
 	st, err := c.Status(ctx)
 	if err != nil || st.ProxyAddr != second {
 		t.Fatalf("Status = %+v, %v; want the new address", st, err)
+	}
+}
+
+// TestRunAgentTellsTheTrayOfHTTPSBlocks: a browser's CONNECT to a blocked
+// site gets a 403 it shows as a bare error, so the admin API's notices
+// tell this user's tray which site and why; a plain-HTTP block, which has
+// its block page, does not.
+func TestRunAgentTellsTheTrayOfHTTPSBlocks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	etc := filepath.Join(dir, "etc")
+	os.MkdirAll(etc, 0o755)
+	doc := `{"profiles":[{"name":"child","block":["adult"],"deny":["games.example"]}]}`
+	if err := os.WriteFile(filepath.Join(etc, settings.SettingsFile), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan net.Addr, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	sock := filepath.Join(dir, "admin.sock")
+	go func() {
+		done <- service.RunAgent(ctx, service.AgentConfig{
+			Settings: settings.Config{Dir: etc, StateDir: filepath.Join(dir, "state")},
+			DataDir:  filepath.Join(dir, "data"),
+			Socket:   sock,
+			Listen:   "127.0.0.1:0",
+			Ready:    func(a net.Addr) { ready <- a },
+			Agent: func(c *agent.Config) {
+				c.DialContext = func(context.Context, string, string) (net.Conn, error) {
+					return nil, errors.New("nothing is dialled in this test")
+				}
+			},
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("RunAgent: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+	c := client.New(client.Config{Socket: sock})
+	defer c.Close()
+	start := time.Now()
+	connect := func(authority string) int {
+		conn, err := net.Dial("tcp", addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", authority, authority)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodConnect})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode
+	}
+	if code := connect("pornhub.com:443"); code != http.StatusForbidden {
+		t.Fatalf("CONNECT to a listed site: %d", code)
+	}
+	pu, _ := url.Parse("http://" + addr.String())
+	resp, err := (&http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu)}}).Get("http://games.example/")
+	if err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("plain HTTP block: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	ns, err := c.Notices(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ns) != 1 || ns[0].Host != "pornhub.com" || ns[0].Category != "adult" || ns[0].Time.Before(start.Add(-time.Second)) {
+		t.Fatalf("notices = %+v, want the one HTTPS block", ns)
+	}
+	if ns, err := c.Notices(ctx, ns[0].Time); err != nil || len(ns) != 0 {
+		t.Fatalf("notices after the last one = %+v, %v", ns, err)
 	}
 }

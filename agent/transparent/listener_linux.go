@@ -349,15 +349,19 @@ func (l *Listener) serveTLS(c net.Conn, br *bufio.Reader, orig netip.AddrPort, o
 }
 
 func (l *Listener) record(c net.Conn, now time.Time, v policy.Verdict, host, reason string) {
-	if l.cfg.Log == nil {
-		return
-	}
-	client := c.RemoteAddr().String()
+	remote := c.RemoteAddr().String()
+	client := remote
 	if ap, err := netip.ParseAddrPort(client); err == nil {
 		client = ap.Addr().Unmap().String()
 	}
-	l.cfg.Log.Record(blocklog.Event{Time: now, Profile: v.Profile, Client: client, Host: host,
-		Category: v.Category, Entry: v.Entry, Source: v.Source, Action: blocklog.ActionBlock, Reason: reason})
+	ev := blocklog.Event{Time: now, Profile: v.Profile, Client: client, Host: host,
+		Category: v.Category, Entry: v.Entry, Source: v.Source, Action: blocklog.ActionBlock, Reason: reason}
+	if l.cfg.TunnelBlocked != nil {
+		l.cfg.TunnelBlocked(remote, ev)
+	}
+	if l.cfg.Log != nil {
+		l.cfg.Log.Record(ev)
+	}
 }
 
 // serveHTTP turns a redirected origin-form request into the proxy's

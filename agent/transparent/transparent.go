@@ -43,6 +43,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/proxy"
 	"github.com/greengate/greengate/rules/policy"
 )
@@ -74,6 +75,10 @@ type Config struct {
 	Profile func(client net.Addr) string
 	// Log receives block events. Nil discards.
 	Log proxy.Recorder
+	// TunnelBlocked also hears of each blocked TLS connection, where the
+	// browser can show no block page (proxy.Config.TunnelBlocked). May be
+	// nil.
+	TunnelBlocked func(remote string, ev blocklog.Event)
 	// Mark is the SO_MARK on upstream connections; the nft table must
 	// exempt the same mark. Zero means DefaultMark.
 	Mark int

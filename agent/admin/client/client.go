@@ -15,6 +15,10 @@
 // # Who may do what
 //
 //   - Status and Ask need nothing: the tray icon and a child's "ask a parent".
+//   - Notices need nothing either: the HTTPS sites just blocked for the
+//     caller's own OS user (the agent tells users apart where the OS says
+//     who owns a connection), so the tray can say what the browser could
+//     not.
 //   - Reads of the settings, block log, statistics and requests need a
 //     session from Login (or the password per call with the *WithPassword
 //     forms): the log says where the family browsed.
@@ -78,6 +82,7 @@ const (
 	PathResume   = "/v1/resume"
 	PathUpdate   = "/v1/update"
 	PathRequests = "/v1/requests"
+	PathNotices  = "/v1/notices"
 )
 
 // Authorization header schemes: "Password <base64 of the password>" or
@@ -277,6 +282,18 @@ func (c *Client) Requests(ctx context.Context) ([]Request, error) {
 	var rs []Request
 	err := c.do(ctx, http.MethodGet, PathRequests, nil, c.sessionAuth(), nil, &rs)
 	return rs, err
+}
+
+// Notices returns the blocks of HTTPS sites after the given time (zero: the
+// last few minutes) that the tray should tell its user about, oldest first.
+func (c *Client) Notices(ctx context.Context, after time.Time) ([]Notice, error) {
+	q := url.Values{}
+	if !after.IsZero() {
+		q.Set("after", after.UTC().Format(time.RFC3339Nano))
+	}
+	var ns []Notice
+	err := c.do(ctx, http.MethodGet, PathNotices, q, "", nil, &ns)
+	return ns, err
 }
 
 func passwordAuth(pw string) string {

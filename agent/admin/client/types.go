@@ -148,6 +148,15 @@ type Event struct {
 	Reason   string    `json:"reason,omitempty"`
 }
 
+// Notice is an HTTPS site the agent just blocked for the caller's user:
+// the browser shows only a connection error there, so the tray says why.
+type Notice struct {
+	Time     time.Time `json:"time"`
+	Host     string    `json:"host"`
+	Category string    `json:"category,omitempty"` // id, e.g. "adult"
+	Entry    string    `json:"entry,omitempty"`    // the list entry that matched
+}
+
 // EventFilter selects events; zero fields do not filter.
 type EventFilter struct {
 	From, To     time.Time // From inclusive, To exclusive
