@@ -44,6 +44,8 @@ type fakeClient struct {
 	askEvery  bool // refuse a second Ask like the agent's per-caller limit
 	pauses    []time.Duration
 	csvHeader string
+	notices   []client.Notice
+	afters    []time.Time // the "after" of each Notices call
 }
 
 type grantCall struct {
@@ -233,6 +235,20 @@ func (f *fakeClient) Requests(context.Context) ([]client.Request, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.requests), nil
+}
+
+func (f *fakeClient) Notices(_ context.Context, after time.Time) ([]client.Notice, error) {
+	f.call("Notices")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.afters = append(f.afters, after)
+	var out []client.Notice
+	for _, n := range f.notices {
+		if n.Time.After(after) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeClient) Ask(_ context.Context, host, note string) error {

@@ -88,6 +88,8 @@ type Client interface {
 	Pause(ctx context.Context, password string, d time.Duration) (client.Grant, error)
 	Resume(ctx context.Context, password string) error
 	UpdateNow(ctx context.Context, password string) error
+	// Notices are the HTTPS sites just blocked for this user; no password.
+	Notices(ctx context.Context, after time.Time) ([]client.Notice, error)
 }
 
 // Preference keys, stored in the app's fyne.Preferences.
@@ -119,6 +121,8 @@ type Config struct {
 	QuitOnClose bool
 	// Version is shown in the About window.
 	Version string
+	// Notify shows a desktop notification; App.SendNotification if nil.
+	Notify func(*fyne.Notification)
 }
 
 // UI owns the tray app's windows. One UI per app; not safe for use from
@@ -133,6 +137,8 @@ type UI struct {
 	statusErr   error
 	tray        func(*fyne.Menu, fyne.Resource)
 	startWizard bool
+	noticeAfter time.Time            // the newest notice shown
+	noticed     map[string]time.Time // host: when it was last shown
 }
 
 // New builds the UI. The language comes from the PrefLanguage preference,
@@ -147,7 +153,11 @@ func New(cfg Config) *UI {
 	if cfg.SaveCSV == nil {
 		cfg.SaveCSV = SaveCSVDialog
 	}
-	u := &UI{cfg: cfg, windows: map[string]fyne.Window{}, reopen: map[string]func(){}, statusErr: errNoStatusYet}
+	if cfg.Notify == nil {
+		cfg.Notify = cfg.App.SendNotification
+	}
+	u := &UI{cfg: cfg, windows: map[string]fyne.Window{}, reopen: map[string]func(){}, statusErr: errNoStatusYet,
+		noticed: map[string]time.Time{}}
 	u.tr = NewTranslator(PickLanguage(cfg.App.Preferences().String(PrefLanguage), systemLocale()))
 	return u
 }

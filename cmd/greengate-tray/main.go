@@ -43,6 +43,10 @@ const appID = "org.greengate.tray"
 // a minute.
 const statusEvery = 30 * time.Second
 
+// noticesEvery is how often the tray asks for HTTPS blocks to tell its user
+// of: soon enough to follow the click, one small local call.
+const noticesEvery = 3 * time.Second
+
 func main() {
 	socket := flag.String("socket", client.DefaultSocket, "the agent's admin socket (a named pipe on Windows)")
 	open := flag.String("open", "", "window to open at start: status, settings, blocklog, requests, wizard, about or ask")
@@ -85,6 +89,15 @@ func run(socket, open string) error {
 			defer t.Stop()
 			for range t.C {
 				fyne.Do(ui.RefreshStatus)
+			}
+		}()
+		go func() {
+			// HTTPS blocks show only a connection error in the browser;
+			// the tray tells the user which site and why, soon after.
+			t := time.NewTicker(noticesEvery)
+			defer t.Stop()
+			for range t.C {
+				fyne.Do(ui.CheckNotices)
 			}
 		}()
 	})
