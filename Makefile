@@ -4,7 +4,7 @@ LISTEN    ?= 127.0.0.1:8899
 FUZZTIME  ?= 3s
 BENCHTIME ?= 1x
 
-.PHONY: run test vet cross package package-test package-rpm-test package-test-systemd package-windows unit fuzz bench bench-matchers bench-proxy lint build deps tray
+.PHONY: tray-notice-test run test vet cross package package-test package-rpm-test package-test-systemd package-windows unit fuzz bench bench-matchers bench-proxy lint build deps tray
 
 run: build
 	./bin/greengate run --listen $(LISTEN)
@@ -21,6 +21,10 @@ test: deps vet cross lint unit fuzz tray
 # links, which the headless gui tests cannot.
 tray:
 	$(GO) build -o bin/ ./cmd/greengate-tray
+
+# The tray's notice of a blocked HTTPS site, for real: agent, tray under
+# Xvfb on a private D-Bus, curl as the browser (needs xvfb, dbus). ~30 s.
+tray-notice-test: ; ./scripts/tray-notice-test.sh
 
 vet:
 	$(GO) vet ./...

@@ -157,7 +157,7 @@ func New(cfg Config) *UI {
 		cfg.Notify = cfg.App.SendNotification
 	}
 	u := &UI{cfg: cfg, windows: map[string]fyne.Window{}, reopen: map[string]func(){}, statusErr: errNoStatusYet,
-		noticed: map[string]time.Time{}}
+		noticed: map[string]time.Time{}, noticeAfter: cfg.Now()} // news from now on, not a backlog at login
 	u.tr = NewTranslator(PickLanguage(cfg.App.Preferences().String(PrefLanguage), systemLocale()))
 	return u
 }

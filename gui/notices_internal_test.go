@@ -26,15 +26,19 @@ func TestNoticesBecomeNotifications(t *testing.T) {
 			u := newTestUI(t, f, tc.lang, nil)
 			var shown []*fyne.Notification
 			u.cfg.Notify = func(n *fyne.Notification) { shown = append(shown, n) }
-			t0 := testNow.Add(-time.Minute)
+			t0 := testNow.Add(time.Minute)
 			f.notices = []client.Notice{
+				{Time: testNow.Add(-time.Minute), Host: "before-the-tray.test", Category: "adult"}, // not news
 				{Time: t0, Host: "pornhub.com", Category: "adult", Entry: "pornhub.com"},
 				{Time: t0.Add(time.Second), Host: "pornhub.com", Category: "adult", Entry: "pornhub.com"}, // a retry
 				{Time: t0.Add(2 * time.Second), Host: "dns.google", Category: "doh", Entry: "dns.google"},
 			}
 			u.CheckNotices()
 			if len(shown) != 2 {
-				t.Fatalf("%d notifications, want 2 (the retry folded): %+v", len(shown), shown)
+				t.Fatalf("%d notifications, want 2 (the retry folded, nothing from before the tray): %+v", len(shown), shown)
+			}
+			if f.afters[0] != testNow {
+				t.Errorf("first check asked after %v, want the tray's start %v", f.afters[0], testNow)
 			}
 			if shown[0].Title != tc.title || !strings.Contains(shown[0].Content, tc.body) {
 				t.Errorf("notification = %q / %q, want %q / containing %q", shown[0].Title, shown[0].Content, tc.title, tc.body)
