@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/transparent"
 	"github.com/greengate/greengate/internal/lockedbuf"
 	"github.com/greengate/greengate/rules/defaults"
@@ -100,7 +101,11 @@ func agentChild() int {
 	l, err := transparent.New(transparent.Config{
 		Engine:  func() *policy.Engine { return eng },
 		Profile: profile,
-		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// What the tray would hear of: printed for the test to find.
+		TunnelBlocked: func(remote string, ev blocklog.Event) {
+			fmt.Fprintf(os.Stderr, "NOTICE host=%s category=%s from=%s\n", ev.Host, ev.Category, remote)
+		},
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -360,7 +365,7 @@ func TestEndpointModeInNamespaces(t *testing.T) {
 		{"https allowed over IPv6", []string{"-k", "--resolve", "allowed.test:443:[" + l.srv6 + "]", "https://allowed.test/v6"},
 			true, "origin tls sni=allowed.test", "", "orig=[" + l.srv6 + "]:443"},
 		{"https blocked", []string{"-k", "--resolve", "blocked.test:443:" + l.srv4, "https://blocked.test/"},
-			false, "", "CONN tls sni=blocked.test", ""},
+			false, "", "CONN tls sni=blocked.test", "NOTICE host=blocked.test category=adult"},
 		{"http allowed", []string{"-H", "Host: allowed.test", "http://" + l.srv4 + "/"},
 			true, "origin http host=allowed.test", "CONN http host=allowed.test", ""},
 		{"http blocked gets the block page", []string{"-H", "Host: blocked.test", "http://" + l.srv4 + "/"},
