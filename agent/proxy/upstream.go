@@ -177,7 +177,13 @@ func (u *upstream) exchange(c *upConn, req *http.Request) (*http.Response, error
 			stop()
 			return nil, err
 		}
-		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			// Nothing here asked for an upgrade (those go through the
+			// Transport): what follows is not an answer.
+			stop()
+			return nil, errors.New("origin switched protocols unasked")
+		}
+		if resp.StatusCode >= 100 && resp.StatusCode < 200 {
 			continue // an interim answer; the real one follows
 		}
 		resp.Body = &upBody{rc: resp.Body, c: c, u: u, keep: !resp.Close, stop: stop}

@@ -205,12 +205,31 @@ func TestOriginQuirks(t *testing.T) {
 	h.dial.route("eof.test:80", rawOrigin(t,
 		func(int) string { return "HTTP/1.1 200 OK\r\n\r\nuntil the end" },
 		func(int) bool { return true }))
+	var answered atomic.Int64 // across connections
+	h.dial.route("switches.test:80", rawOrigin(t,
+		func(int) string {
+			if answered.Add(1) == 1 {
+				return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: other\r\nConnection: Upgrade\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale"
+			}
+			return "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"
+		},
+		func(int) bool { return false }))
 	h.dial.route("hints.test:80", rawOrigin(t,
 		func(int) string {
 			return "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal"
 		},
 		func(int) bool { return false }))
 	c := h.client(nil)
+	// An unasked-for 101: what follows on that connection is not an
+	// answer to the next request.
+	resp, err := c.Get("http://switches.test/")
+	if err != nil || resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("an unasked-for 101: %v %v, want 502", resp, err)
+	}
+	resp.Body.Close()
+	if got := fetch(t, h.client(nil), "GET", "http://switches.test/next", ""); got != "fresh" {
+		t.Fatalf("after a 101, the next GET got %q", got)
+	}
 	for i := 0; i < 4; i++ {
 		if got := fetch(t, c, "GET", "http://drops.test/", ""); got != "ok" {
 			t.Fatalf("dropping origin, request %d: %q", i, got)
