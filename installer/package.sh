@@ -10,16 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NFPM=github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
-if [ -z "${VERSION:-}" ]; then
-	# A tag (v1.2.3...), else 0.0.0+<commit>: a bare hash can start with
-	# a digit and would pass for a version.
-	d=$(git describe --tags --always --dirty 2>/dev/null || true)
-	d=${d#v}
-	case $d in
-	[0-9]*.[0-9]*) VERSION=$d ;;
-	*) VERSION=0.0.0+${d:-unknown} ;;
-	esac
-fi
+VERSION=$(installer/version.sh)
 ARCH=${ARCH:-$(go env GOARCH)}
 export VERSION ARCH
 mkdir -p dist/build

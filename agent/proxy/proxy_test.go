@@ -697,22 +697,7 @@ func TestKeepAliveAndWebSocket(t *testing.T) {
 		}
 	})
 	t.Run("websocket", func(t *testing.T) {
-		ws := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("Upgrade") != "websocket" {
-				http.Error(w, "want upgrade", 400)
-				return
-			}
-			c, brw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-			_ = brw.Flush()
-			_, _ = io.Copy(c, brw)
-		}))
-		t.Cleanup(ws.Close)
-		h.dial.route("ws.test:80", ws.Listener.Addr().String())
+		h.dial.route("ws.test:80", wsOrigin(t))
 		conn, err := net.Dial("tcp", h.addr)
 		if err != nil {
 			t.Fatal(err)

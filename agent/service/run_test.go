@@ -26,53 +26,91 @@ import (
 	"github.com/greengate/greengate/agent/settings"
 )
 
+// runningAgent is service.RunAgent on temp dirs, as the service runs it:
+// the real agent and proxy, settings file and watcher, admin socket and
+// block log. The agent's dialer goes to dialTo (nothing is dialled when
+// it is ""), so nothing leaves the machine.
+type runningAgent struct {
+	etc    string // the settings directory
+	sock   string // the admin socket
+	ready  chan net.Addr
+	done   chan error
+	cancel context.CancelFunc
+}
+
+// startAgent writes doc as the settings and starts RunAgent; listen
+// overrides the settings' address unless "". Stopping is left to the
+// test's cleanup unless the test cancels itself.
+func startAgent(t *testing.T, doc, listen, dialTo string) *runningAgent {
+	t.Helper()
+	dir := t.TempDir()
+	a := &runningAgent{etc: filepath.Join(dir, "etc"), sock: filepath.Join(dir, "run", "admin.sock"),
+		ready: make(chan net.Addr, 4), done: make(chan error, 1)}
+	os.MkdirAll(a.etc, 0o755)
+	if err := os.WriteFile(filepath.Join(a.etc, settings.SettingsFile), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	go func() {
+		a.done <- service.RunAgent(ctx, service.AgentConfig{
+			Settings: settings.Config{Dir: a.etc, StateDir: filepath.Join(dir, "state"), Hash: settings.HashParams{Time: 1, Memory: 64, Threads: 1}},
+			DataDir:  filepath.Join(dir, "data"),
+			Socket:   a.sock,
+			Listen:   listen,
+			Version:  "test",
+			Ready:    func(addr net.Addr) { a.ready <- addr },
+			Agent: func(c *agent.Config) {
+				c.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+					if dialTo == "" {
+						return nil, errors.New("nothing is dialled in this test")
+					}
+					var d net.Dialer
+					return d.DialContext(ctx, network, dialTo)
+				}
+			},
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-a.done:
+		case <-time.After(10 * time.Second):
+			t.Error("RunAgent did not stop within 10s")
+		}
+	})
+	return a
+}
+
+// wait returns the address the proxy is next ready on.
+func (a *runningAgent) wait(t *testing.T) net.Addr {
+	t.Helper()
+	select {
+	case addr := <-a.ready:
+		return addr
+	case err := <-a.done:
+		a.done <- err // for the cleanup
+		t.Fatalf("RunAgent ended early: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("proxy not ready in 10s")
+	}
+	return nil
+}
+
 // TestRunAgentWiresSettingsGrantsAndAdmin runs what the service runs, on
 // temp dirs: the real agent and proxy, settings file, watcher, admin
 // socket and block log. Origins are a local test server (the agent's
 // dialer is pointed at it), so nothing leaves the machine.
 func TestRunAgentWiresSettingsGrantsAndAdmin(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	etc := filepath.Join(dir, "etc")
-	os.MkdirAll(etc, 0o755)
 	doc := `{"profiles":[{"name":"child","block":["adult"],"deny":["games.example"],"safe_search":true}]}`
-	if err := os.WriteFile(filepath.Join(etc, settings.SettingsFile), []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "origin says hi to "+r.Host)
 	}))
 	defer origin.Close()
-	originAddr := origin.Listener.Addr().String()
-
-	ready := make(chan net.Addr, 1)
-	sock := filepath.Join(dir, "run", "admin.sock")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- service.RunAgent(ctx, service.AgentConfig{
-			Settings: settings.Config{Dir: etc, StateDir: filepath.Join(dir, "state"), Hash: settings.HashParams{Time: 1, Memory: 64, Threads: 1}},
-			DataDir:  filepath.Join(dir, "data"),
-			Socket:   sock,
-			Listen:   "127.0.0.1:0",
-			Version:  "test",
-			Ready:    func(a net.Addr) { ready <- a },
-			Agent: func(c *agent.Config) {
-				c.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-					var d net.Dialer
-					return d.DialContext(ctx, network, originAddr)
-				}
-			},
-		})
-	}()
-	var proxyAddr net.Addr
-	select {
-	case proxyAddr = <-ready:
-	case err := <-done:
-		t.Fatalf("RunAgent ended early: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("proxy not ready in 10s")
-	}
+	a := startAgent(t, doc, "127.0.0.1:0", origin.Listener.Addr().String())
+	etc, sock, ctx := a.etc, a.sock, context.Background()
+	proxyAddr := a.wait(t)
 	pu, _ := url.Parse("http://" + proxyAddr.String())
 	browser := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu)}}
 	get := func(host string) int {
@@ -137,9 +175,9 @@ func TestRunAgentWiresSettingsGrantsAndAdmin(t *testing.T) {
 	}
 
 	t0 := time.Now()
-	cancel()
+	a.cancel()
 	select {
-	case err := <-done:
+	case err := <-a.done:
 		if err != nil {
 			t.Fatalf("RunAgent = %v", err)
 		}
@@ -152,6 +190,7 @@ func TestRunAgentWiresSettingsGrantsAndAdmin(t *testing.T) {
 	if _, err := c.Status(context.Background()); !errors.Is(err, client.ErrAgentNotRunning) {
 		t.Fatalf("Status after stop = %v", err)
 	}
+	a.done <- nil // stopped: nothing left for the cleanup
 }
 
 // TestRunAgentPicksTheProfileOfTheOSUser maps the user running this test
@@ -166,43 +205,11 @@ func TestRunAgentPicksTheProfileOfTheOSUser(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	dir := t.TempDir()
-	etc := filepath.Join(dir, "etc")
-	os.MkdirAll(etc, 0o755)
 	doc := `{"profiles":[{"name":"child","block":[],"deny":["games.example"]},{"name":"teen","block":[]}],
 		"default_profile":"child","users":{` + strconv.Quote(me.Username) + `:"teen"}}`
-	if err := os.WriteFile(filepath.Join(etc, settings.SettingsFile), []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }))
 	defer origin.Close()
-	ready := make(chan net.Addr, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- service.RunAgent(ctx, service.AgentConfig{
-			Settings: settings.Config{Dir: etc, StateDir: filepath.Join(dir, "state")},
-			DataDir:  filepath.Join(dir, "data"),
-			Socket:   filepath.Join(dir, "admin.sock"),
-			Listen:   "127.0.0.1:0",
-			Ready:    func(a net.Addr) { ready <- a },
-			Agent: func(c *agent.Config) {
-				c.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-					var d net.Dialer
-					return d.DialContext(ctx, network, origin.Listener.Addr().String())
-				}
-			},
-		})
-	}()
-	defer func() { cancel(); <-done }()
-	var addr net.Addr
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("RunAgent: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready")
-	}
+	addr := startAgent(t, doc, "127.0.0.1:0", origin.Listener.Addr().String()).wait(t)
 	pu, _ := url.Parse("http://" + addr.String())
 	resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu)}}).Get("http://games.example/")
 	if err != nil {
@@ -229,48 +236,14 @@ func TestRunAgentMovesToANewListenAddress(t *testing.T) {
 		return ln.Addr().String()
 	}
 	first, second := free(), free()
-	dir := t.TempDir()
-	etc := filepath.Join(dir, "etc")
-	os.MkdirAll(etc, 0o755)
 	doc := func(listen string) []byte {
 		return []byte(`{"profiles":[{"name":"child","block":[],"deny":["games.example"]}],"listen":` + strconv.Quote(listen) + `}`)
 	}
-	if err := os.WriteFile(filepath.Join(etc, settings.SettingsFile), doc(first), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }))
 	defer origin.Close()
-	ready := make(chan net.Addr, 4)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	sock := filepath.Join(dir, "admin.sock")
-	go func() {
-		done <- service.RunAgent(ctx, service.AgentConfig{
-			Settings: settings.Config{Dir: etc, StateDir: filepath.Join(dir, "state")},
-			DataDir:  filepath.Join(dir, "data"),
-			Socket:   sock,
-			Ready:    func(a net.Addr) { ready <- a },
-			Agent: func(c *agent.Config) {
-				c.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-					var d net.Dialer
-					return d.DialContext(ctx, network, origin.Listener.Addr().String())
-				}
-			},
-		})
-	}()
-	defer func() { cancel(); <-done }()
-	wait := func() string {
-		t.Helper()
-		select {
-		case a := <-ready:
-			return a.String()
-		case err := <-done:
-			t.Fatalf("RunAgent ended: %v", err)
-		case <-time.After(10 * time.Second):
-			t.Fatal("proxy not ready in 10s")
-		}
-		return ""
-	}
+	a := startAgent(t, string(doc(first)), "", origin.Listener.Addr().String())
+	etc, sock, ctx := a.etc, a.sock, context.Background()
+	wait := func() string { t.Helper(); return a.wait(t).String() }
 	get := func(proxy, host string) (int, error) {
 		pu, _ := url.Parse("http://" + proxy)
 		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu)}}
@@ -316,40 +289,10 @@ func TestRunAgentMovesToANewListenAddress(t *testing.T) {
 // its block page, does not.
 func TestRunAgentTellsTheTrayOfHTTPSBlocks(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	etc := filepath.Join(dir, "etc")
-	os.MkdirAll(etc, 0o755)
 	doc := `{"profiles":[{"name":"child","block":["adult"],"deny":["games.example"]}]}`
-	if err := os.WriteFile(filepath.Join(etc, settings.SettingsFile), []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan net.Addr, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	sock := filepath.Join(dir, "admin.sock")
-	go func() {
-		done <- service.RunAgent(ctx, service.AgentConfig{
-			Settings: settings.Config{Dir: etc, StateDir: filepath.Join(dir, "state")},
-			DataDir:  filepath.Join(dir, "data"),
-			Socket:   sock,
-			Listen:   "127.0.0.1:0",
-			Ready:    func(a net.Addr) { ready <- a },
-			Agent: func(c *agent.Config) {
-				c.DialContext = func(context.Context, string, string) (net.Conn, error) {
-					return nil, errors.New("nothing is dialled in this test")
-				}
-			},
-		})
-	}()
-	defer func() { cancel(); <-done }()
-	var addr net.Addr
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("RunAgent: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready")
-	}
+	a := startAgent(t, doc, "127.0.0.1:0", "")
+	sock, ctx := a.sock, context.Background()
+	addr := a.wait(t)
 	c := client.New(client.Config{Socket: sock})
 	defer c.Close()
 	start := time.Now()

@@ -17,14 +17,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 [ "$(uname -s)" = Darwin ] || { echo "build-pkg: run this on macOS (pkgbuild is Apple's)" >&2; exit 2; }
-if [ -z "${VERSION:-}" ]; then
-	d=$(git describe --tags --always --dirty 2>/dev/null || true)
-	d=${d#v}
-	case $d in
-	[0-9]*.[0-9]*) VERSION=$d ;;
-	*) VERSION=0.0.0+${d:-unknown} ;;
-	esac
-fi
+VERSION=$(installer/version.sh)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/root/usr/local/bin" "$work/root/Library/LaunchDaemons" dist

@@ -10,16 +10,7 @@
 #   TRAY=no installer/windows/build.sh      # skip the tray (~6 min cold build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if [ -z "${VERSION:-}" ]; then
-	# A tag (v1.2.3...), else 0.0.0+<commit>: a bare hash can start with
-	# a digit and would pass for a version.
-	d=$(git describe --tags --always --dirty 2>/dev/null || true)
-	d=${d#v}
-	case $d in
-	[0-9]*.[0-9]*) VERSION=$d ;;
-	*) VERSION=0.0.0+${d:-unknown} ;;
-	esac
-fi
+VERSION=$(installer/version.sh)
 # Windows' version resource wants four numbers up to 65535:
 # 1.2.3-rc1+abc -> 1.2.3.0.
 VIVERSION=$(printf '%s' "$VERSION" | sed 's/[^0-9.].*//' |
