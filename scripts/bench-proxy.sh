@@ -11,23 +11,23 @@
 # PEERS=1 installs the peers from Debian (as root, services not started)
 # and runs each on its own port against the same origin, list and wrk runs.
 #
-# Last run (go1.26.8, 2 cores, quiet machine; wrk, origin and proxy share
+# Last runs (go1.26.8, 2 cores, quiet machine; wrk, origin and proxy share
 # them), req/s at 1 | 16 | 128 connections:
-#   direct               15.1k | 66.2k | 70.5k
-#   GreenGate (1M)        4.5k | 22.8k | 27.0k   0.30x | 0.34x | 0.38x direct
-#   squid (919k ACL)      3.5k | 13.2k | 15.7k   (squid refuses subdomains of entries)
-#   squid+squidGuard      2.6k |  9.4k | 10.4k   (1M in its DB)
-#   e2guardian (1M)       2.4k |  6.4k |  6.8k   (site list; phrase filtering off)
-#   privoxy (no list)     3.4k | 10.4k | 10.9k
-#   tinyproxy (no list)   2.7k |  6.7k |  7.3k   (closes every connection)
-# GreenGate/squid: 1.73x at 16, 1.72x at 128. Earlier runs the same day:
-# GreenGate 12.5k-18.4k | 14.0k-20.3k before GET/HEAD left http.Transport.
+#   direct                   15.1k-15.8k | 65.0k-66.2k | 59.7k-70.5k
+#   GreenGate (1M)            4.5k-4.8k  | 21.1k-22.8k | 22.3k-27.0k  0.30-0.38x direct
+#   squid (919k ACL)          3.5k       | 13.2k-13.7k | 15.4k-15.7k  (squid refuses subdomains of entries)
+#   squid+squidGuard (1M)     2.6k-2.8k  |  9.4k-9.5k  | 10.4k-10.5k
+#   e2guardian (1M)           2.4k-2.5k  |  6.3k-6.4k  |  6.5k-6.8k   (site list; phrase filtering off)
+#   privoxy (10k entries)     2.2k       |  5.4k       |  5.3k        (no list: 3.4k | 10.4k | 10.9k)
+#   tinyproxy (10k regexes)   0.1k       |  0.4k       |  0.5k        (no list: 2.7k | 6.7k | 7.3k)
+# GreenGate/squid: 1.45-1.73x. Before GET/HEAD left http.Transport the
+# same day: 12.5k-18.4k | 14.0k-20.3k, 1.0-1.35x squid.
 # Ready with the list: GreenGate 0.51-0.68 s, e2guardian 0.8-0.9 s,
 # squid 6.5-8.7 s, squid+squidGuard 3.9-4.1 s. RSS after wrk: GreenGate
-# 51-62 MiB, of which 22.9-30.8 MiB per million domains (the agent on the
-# embedded rules alone, same load: 29-34 MiB); squid 93-94, squid+squidGuard
-# 88-89, e2guardian 58, privoxy and tinyproxy 5 MiB.
-# CONNECT, 256 MiB over TLS: through GreenGate 72-115% of direct, run to
+# 51-62 MiB, of which 22.6-30.8 MiB per million domains (the agent on the
+# embedded rules alone, same load: 28-34 MiB); squid 93-94, squid+squidGuard
+# 88-89, e2guardian 58, tinyproxy 88 (its forks), privoxy 8 MiB.
+# CONNECT, 256 MiB over TLS: through GreenGate 72-138% of direct, run to
 # run (TLS on both ends dominates; the agent splices).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -164,10 +164,12 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
 	fi
 fi
 
-# Peers on the same origin and the same wrk runs. Squid gets the same 1M
-# domains as a dstdomain ACL (its native list matcher); tinyproxy and privoxy
-# match their filters pattern by pattern, so they run without a list: their
-# figures are forwarding cost only.
+# Peers on the same origin and the same wrk runs. Squid, squidGuard and
+# e2guardian get the same 1M domains. tinyproxy (a regex per entry) and
+# privoxy (a pattern per entry) try their patterns one by one, which 1M
+# entries make take seconds a request: they get the list's first
+# PEER_SMALL (10000) entries, as their users would have to.
+PEER_SMALL=${PEER_SMALL:-10000}
 chmod 755 "$work"
 peer_bench() { # name port start-command...
 	local name=$1 port=$2
@@ -185,7 +187,7 @@ peer_bench() { # name port start-command...
 	t1=$(date +%s.%N)
 	echo
 	echo "$name: ready in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')s"
-	case "$name" in squid* | e2guardian)
+	case "$name" in squid* | e2guardian | tinyproxy* | privoxy*)
 		# e2guardian answers its block page with 200: say whether it blocked.
 		local page
 		page=$(curl -s -w '\n%{http_code}' -x "http://127.0.0.1:$port" "http://$blocked/")
@@ -215,18 +217,23 @@ Timeout 60
 MaxClients 512
 LogLevel Critical
 DisableViaHeader Yes
+Filter "$work/tinyproxy.filter"
+FilterExtended On
+FilterURLs Off
 EOF
-	peer_bench tinyproxy 18901 tinyproxy -d -c "$work/tinyproxy.conf"
+	grep -v '^#' "$work/bench.txt" | awk -v n="$PEER_SMALL" 'NR <= n' | sed 's/\./\\./g; s/^/(^|\\.)/; s/$/$/' >"$work/tinyproxy.filter"
+	peer_bench "tinyproxy-$PEER_SMALL" 18901 tinyproxy -d -c "$work/tinyproxy.conf"
 fi
 if command -v privoxy >/dev/null; then
 	cat >"$work/privoxy.conf" <<EOF
 confdir /etc/privoxy
+actionsfile $work/privoxy.action
 listen-address 127.0.0.1:18902
 max-client-connections 512
 keep-alive-timeout 5
-toggle 0
 EOF
-	peer_bench privoxy 18902 privoxy --no-daemon "$work/privoxy.conf"
+	{ echo '{+block{GreenGate bench list}}'; grep -v '^#' "$work/bench.txt" | awk -v n="$PEER_SMALL" 'NR <= n' | sed 's/^/./'; } >"$work/privoxy.action"
+	peer_bench "privoxy-$PEER_SMALL" 18902 privoxy --no-daemon "$work/privoxy.conf"
 fi
 if command -v squid >/dev/null; then
 	# Squid refuses a dstdomain list where one entry is a subdomain of
