@@ -7,7 +7,10 @@
 // The host in the request line is normalised once (package hostname) and the
 // request is decided on host plus path and query (raw and percent-decoded; a
 // block on either blocks). Allowed requests are forwarded by goproxy, which
-// handles keep-alive, WebSocket upgrades and trailers. Blocked ones get the
+// handles keep-alive, WebSocket upgrades and trailers; a GET or HEAD with
+// no body goes to the origin and back on the client's goroutine over a
+// pool of origin connections (upstream.go), the rest through
+// http.Transport. Blocked ones get the
 // block page: status 403, English or Chinese by Accept-Language, every value
 // HTML-escaped, with an "ask a parent" link to /greengate/request on the
 // blocked host, which the proxy answers itself and records as a
