@@ -91,7 +91,7 @@ func (q *Query) Reset(host string) {
 	if len(host) == 0 || len(host) > 255 {
 		return
 	}
-	if isIP(host) {
+	if hostname.IsIP(host) {
 		q.first--
 		q.off[q.first], q.hash[q.first] = 0, hashOf(host)
 		q.hashed = q.first
@@ -126,23 +126,6 @@ func (q *Query) hashAll() {
 		q.hash[k] = hashOf(q.host[q.off[k]:])
 	}
 	q.hashed = q.first
-}
-
-// isIP reports whether a normalised host is an address: an IPv6 literal
-// or, normal form guarantees, a name whose last label is numeric.
-func isIP(h string) bool {
-	if h == "" {
-		return false
-	}
-	if strings.IndexByte(h, ':') >= 0 {
-		return true
-	}
-	for i := len(h) - 1; i >= 0 && h[i] != '.'; i-- {
-		if h[i] < '0' || h[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // DomainSet is a compiled set of domain entries.
@@ -286,7 +269,7 @@ func baseHash(name string, h uint64) uint64 {
 // candidate in the block of its two-label suffix (that suffix itself)
 // and, when country-style, of its three-label suffix (all longer ones).
 func baseOf(name string) string {
-	if isIP(name) {
+	if hostname.IsIP(name) {
 		return name
 	}
 	i := strings.LastIndexByte(name, '.')
