@@ -473,25 +473,12 @@ func (d *decision) decide(host, path string) policy.Verdict {
 // record sends an event for a block or a request; allowed traffic never
 // reaches it.
 func (p *Proxy) record(d *decision, v policy.Verdict, action blocklog.Action, host, url, reason string) {
+	ev := blocklog.Event{Time: d.now, Profile: v.Profile, Client: d.client, Host: host, URL: url,
+		Category: v.Category, Entry: v.Entry, Source: v.Source, Action: action, Reason: reason}
 	if action == blocklog.ActionBlock && url == "" && p.cfg.TunnelBlocked != nil {
-		p.cfg.TunnelBlocked(d.remote, blocklog.Event{Time: d.now, Profile: v.Profile, Client: d.client,
-			Host: host, Category: v.Category, Entry: v.Entry, Source: v.Source, Action: action, Reason: reason})
+		p.cfg.TunnelBlocked(d.remote, ev)
 	}
-	if p.cfg.Log == nil {
-		return
-	}
-	if !p.cfg.Log.Record(blocklog.Event{
-		Time:     d.now,
-		Profile:  v.Profile,
-		Client:   d.client,
-		Host:     host,
-		URL:      url,
-		Category: v.Category,
-		Entry:    v.Entry,
-		Source:   v.Source,
-		Action:   action,
-		Reason:   reason,
-	}) {
+	if p.cfg.Log != nil && !p.cfg.Log.Record(ev) {
 		p.log.Debug("proxy: block log queue full; event dropped", "host", host)
 	}
 }
