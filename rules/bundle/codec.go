@@ -259,6 +259,11 @@ func encodePayload(b *Bundle) ([]byte, error) {
 	if err := b.validate(); err != nil {
 		return nil, err
 	}
+	return writePayload(b), nil
+}
+
+// writePayload encodes b as it is; encodePayload checks it first.
+func writePayload(b *Bundle) []byte {
 	c := b.Counts()
 	e := encoder{buf: make([]byte, 0, 64+c.Domains*20+c.URLs*40+c.Allow*20)}
 	e.u64(b.Version)
@@ -291,7 +296,7 @@ func encodePayload(b *Bundle) ([]byte, error) {
 	e.uvarint(c.Domains)
 	e.uvarint(c.URLs)
 	e.uvarint(c.Allow)
-	return e.buf, nil
+	return e.buf
 }
 
 // decodePayload decodes a decompressed payload. It returns a nil bundle
