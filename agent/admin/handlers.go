@@ -489,11 +489,8 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	s.record(r, blocklog.Event{Action: blocklog.ActionGrant, Host: g.Host, Profile: g.Profile,
+	s.overridden(r, blocklog.Event{Action: blocklog.ActionGrant, Host: g.Host, Profile: g.Profile,
 		Reason: fmt.Sprintf("allowed for %s, until %s", time.Duration(req.Duration), g.Until.Format(time.RFC3339))})
-	if s.cfg.OnOverrides != nil {
-		s.cfg.OnOverrides()
-	}
 	reply(w, g)
 }
 
@@ -507,10 +504,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	s.record(r, blocklog.Event{Action: blocklog.ActionGrant, Host: h, Reason: "grant revoked"})
-	if s.cfg.OnOverrides != nil {
-		s.cfg.OnOverrides()
-	}
+	s.overridden(r, blocklog.Event{Action: blocklog.ActionGrant, Host: h, Reason: "grant revoked"})
 	reply(w, struct{}{})
 }
 
@@ -529,11 +523,8 @@ func (s *Server) pause(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	s.record(r, blocklog.Event{Action: blocklog.ActionPause,
+	s.overridden(r, blocklog.Event{Action: blocklog.ActionPause,
 		Reason: fmt.Sprintf("filtering paused for %s, until %s", time.Duration(req.Duration), g.Until.Format(time.RFC3339))})
-	if s.cfg.OnOverrides != nil {
-		s.cfg.OnOverrides()
-	}
 	reply(w, g)
 }
 
@@ -544,12 +535,18 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if was {
-		s.record(r, blocklog.Event{Action: blocklog.ActionPause, Reason: "filtering resumed"})
-		if s.cfg.OnOverrides != nil {
-			s.cfg.OnOverrides()
-		}
+		s.overridden(r, blocklog.Event{Action: blocklog.ActionPause, Reason: "filtering resumed"})
 	}
 	reply(w, struct{}{})
+}
+
+// overridden records a change to grants or pauses and has the engine
+// rebuilt with it.
+func (s *Server) overridden(r *http.Request, ev blocklog.Event) {
+	s.record(r, ev)
+	if s.cfg.OnOverrides != nil {
+		s.cfg.OnOverrides()
+	}
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request) {
