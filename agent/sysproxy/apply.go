@@ -43,25 +43,19 @@ func (s System) run(ctx context.Context, cmd []string) error {
 
 // applyLinux runs every Linux step; all are tried, errors are joined.
 func (s System) applyLinux(ctx context.Context, t Target) error {
-	var errs []error
-	for _, st := range LinuxSteps() {
-		if err := st.Apply(s.root(), t); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", st.Name, err))
-			continue
-		}
-		for _, c := range st.After {
-			if err := s.run(ctx, c); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", st.Name, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
+	return s.eachLinux(ctx, func(st Step) error { return st.Apply(s.root(), t) })
 }
 
 func (s System) removeLinux(ctx context.Context) error {
+	return s.eachLinux(ctx, func(st Step) error { return st.Remove(s.root()) })
+}
+
+// eachLinux does change for every Linux step, then the commands that
+// make it take effect; all are tried, errors are joined.
+func (s System) eachLinux(ctx context.Context, change func(Step) error) error {
 	var errs []error
 	for _, st := range LinuxSteps() {
-		if err := st.Remove(s.root()); err != nil {
+		if err := change(st); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", st.Name, err))
 			continue
 		}
