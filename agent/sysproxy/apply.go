@@ -25,6 +25,15 @@ func (s System) root() string {
 	return s.Root
 }
 
+// runAll runs every command, on past failures; errors are joined.
+func (s System) runAll(ctx context.Context, cmds [][]string) error {
+	var errs []error
+	for _, c := range cmds {
+		errs = append(errs, s.run(ctx, c))
+	}
+	return errors.Join(errs...)
+}
+
 func (s System) run(ctx context.Context, cmd []string) error {
 	if s.Run != nil {
 		return s.Run(ctx, cmd)

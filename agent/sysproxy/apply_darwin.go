@@ -2,7 +2,6 @@ package sysproxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os/exec"
 )
@@ -25,11 +24,7 @@ func (s System) Apply(ctx context.Context, t Target) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, c := range cmds {
-		errs = append(errs, s.run(ctx, c))
-	}
-	return errors.Join(errs...)
+	return s.runAll(ctx, cmds)
 }
 
 // Remove undoes Apply.
@@ -38,9 +33,5 @@ func (s System) Remove(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, c := range MacRemoveCommands(svcs) {
-		errs = append(errs, s.run(ctx, c))
-	}
-	return errors.Join(errs...)
+	return s.runAll(ctx, MacRemoveCommands(svcs))
 }

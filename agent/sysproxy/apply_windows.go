@@ -1,9 +1,6 @@
 package sysproxy
 
-import (
-	"context"
-	"errors"
-)
+import "context"
 
 // Apply points this machine's browsers at t.
 func (s System) Apply(ctx context.Context, t Target) error {
@@ -11,11 +8,7 @@ func (s System) Apply(ctx context.Context, t Target) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, c := range cmds {
-		errs = append(errs, s.run(ctx, c))
-	}
-	return errors.Join(errs...)
+	return s.runAll(ctx, cmds)
 }
 
 // Remove undoes Apply; values already gone are not an error.
