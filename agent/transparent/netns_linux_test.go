@@ -5,15 +5,9 @@ package transparent_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -29,6 +23,7 @@ import (
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/transparent"
 	"github.com/greengate/greengate/internal/lockedbuf"
+	"github.com/greengate/greengate/internal/testcert"
 	"github.com/greengate/greengate/rules/defaults"
 	"github.com/greengate/greengate/rules/lists"
 	"github.com/greengate/greengate/rules/policy"
@@ -120,14 +115,10 @@ func agentChild() int {
 }
 
 func originChild() int {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "origin"},
-		DNSNames: []string{"allowed.test", "blocked.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, _, err := testcert.SelfSigned("allowed.test", "blocked.test")
 	if err != nil {
 		return 2
 	}
-	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 	var out sync.Mutex
 	say := func(f string, a ...any) { out.Lock(); fmt.Printf(f+"\n", a...); out.Unlock() }
 	tl, err := tls.Listen("tcp", ":443", &tls.Config{Certificates: []tls.Certificate{cert}})

@@ -4,20 +4,15 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"flag"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/greengate/greengate/internal/testcert"
 )
 
 func main() {
@@ -46,17 +41,13 @@ func main() {
 			}
 		}
 	})
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench origin"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, _, err := testcert.SelfSigned("127.0.0.1", "localhost")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "origin:", err)
 		os.Exit(1)
 	}
 	srvTLS := &http.Server{Addr: *httpsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}}
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
 	go func() {
 		if err := srvTLS.ListenAndServeTLS("", ""); err != nil {
 			fmt.Fprintln(os.Stderr, "origin https:", err)
