@@ -1,27 +1,12 @@
 package admin
 
-import (
-	"net"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// peerOf asks the kernel who connected (SO_PEERCRED): it cannot be forged
-// by the caller.
-func peerOf(c net.Conn) Caller {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return Caller{UID: -1}
-	}
-	rc, err := uc.SyscallConn()
+// credOf reads SO_PEERCRED.
+func credOf(fd int) (Caller, bool) {
+	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
 	if err != nil {
-		return Caller{UID: -1}
+		return Caller{}, false
 	}
-	out := Caller{UID: -1}
-	_ = rc.Control(func(fd uintptr) {
-		if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-			out = Caller{UID: int(cred.Uid), PID: int(cred.Pid)}
-		}
-	})
-	return out
+	return Caller{UID: int(cred.Uid), PID: int(cred.Pid)}, true
 }
