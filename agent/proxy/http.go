@@ -39,7 +39,7 @@ func (p *Proxy) onRequest(r *http.Request, gctx *goproxy.ProxyCtx) (*http.Reques
 	if !httpPortAllowed(nport) {
 		return r, p.textResponse(r, http.StatusForbidden, "GreenGate: plain HTTP to port "+port+" is not allowed")
 	}
-	d, ok := p.begin(r.RemoteAddr)
+	d, ok := p.begin(r)
 	if !ok {
 		return r, p.textResponse(r, http.StatusServiceUnavailable, "GreenGate: filter not ready")
 	}
@@ -156,7 +156,7 @@ func (p *Proxy) textResponse(r *http.Request, code int, msg string) *http.Respon
 // URLs): the "ask a parent" page, and a short note for anything else.
 func (p *Proxy) serveLocal(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == requestPath {
-		d, ok := p.begin(r.RemoteAddr)
+		d, ok := p.begin(r)
 		if !ok {
 			http.Error(w, "GreenGate: filter not ready", http.StatusServiceUnavailable)
 			return

@@ -154,7 +154,8 @@ type Config struct {
 	// 503 to everything (fail closed).
 	Engine func() *policy.Engine
 	// Profile picks the settings profile for a client. Nil means the
-	// engine's default profile for everyone.
+	// engine's default profile for everyone. It is asked once a
+	// connection and again when Engine returns a new engine.
 	Profile func(client net.Addr) string
 
 	// Language gives the block page's language ("zh" or "en") for
@@ -361,6 +362,9 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    p.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, connProfileKey{}, &connProfile{})
+		},
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lim) }()
@@ -446,11 +450,12 @@ type decision struct {
 	now     time.Time
 }
 
-func (p *Proxy) begin(remote string) (decision, bool) {
+func (p *Proxy) begin(r *http.Request) (decision, bool) {
 	eng := p.cfg.Engine()
 	if eng == nil {
 		return decision{}, false
 	}
+	remote := r.RemoteAddr
 	d := decision{eng: eng, now: p.cfg.Clock(), client: remote, remote: remote}
 	ap, err := netip.ParseAddrPort(remote)
 	if err == nil {
@@ -461,9 +466,35 @@ func (p *Proxy) begin(remote string) (decision, bool) {
 		if err == nil {
 			addr = net.TCPAddrFromAddrPort(ap)
 		}
-		d.profile = p.cfg.Profile(addr)
+		if m, ok := r.Context().Value(connProfileKey{}).(*connProfile); ok {
+			d.profile = m.get(eng, func() string { return p.cfg.Profile(addr) })
+		} else {
+			d.profile = p.cfg.Profile(addr)
+		}
 	}
 	return d, true
+}
+
+// connProfile remembers a connection's profile under the engine it was
+// picked with. Config.Profile may be costly (the service asks the kernel
+// who owns the socket) and a connection's owner never changes, so it runs
+// once a connection, not once a request; a new engine (settings or grants
+// changed) picks afresh.
+type connProfile struct {
+	mu      sync.Mutex
+	eng     *policy.Engine
+	profile string
+}
+
+type connProfileKey struct{}
+
+func (m *connProfile) get(eng *policy.Engine, pick func() string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.eng != eng {
+		m.eng, m.profile = eng, pick()
+	}
+	return m.profile
 }
 
 func (d *decision) decide(host, path string) policy.Verdict {

@@ -956,3 +956,41 @@ func TestBlockPageLanguageSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileOncePerConnection: picking a client's profile can be costly
+// (the service reads the kernel's socket table), so a kept-alive
+// connection asks once, and again only when the engine changes (settings
+// or grants were applied).
+func TestProfileOncePerConnection(t *testing.T) {
+	t.Parallel()
+	var asked atomic.Int64
+	var eng atomic.Pointer[policy.Engine]
+	eng.Store(testEngine(t, nil))
+	h := start(t, func(c *proxy.Config) {
+		c.Engine = eng.Load
+		c.Profile = func(net.Addr) string { asked.Add(1); return "" }
+	})
+	o := origin(t, "origin")
+	h.dial.route("allowed.test:80", o.Listener.Addr().String())
+	c := h.client(nil)
+	get := func() {
+		t.Helper()
+		resp, err := c.Get("http://allowed.test/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	for i := 0; i < 5; i++ {
+		get()
+	}
+	if n := asked.Load(); n != 1 || h.accepted.Load() != 1 {
+		t.Fatalf("5 requests on %d connection(s) asked for the profile %d times, want once", h.accepted.Load(), n)
+	}
+	eng.Store(testEngine(t, nil))
+	get()
+	if n := asked.Load(); n != 2 {
+		t.Fatalf("after a new engine: asked %d times, want 2", n)
+	}
+}
