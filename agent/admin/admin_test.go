@@ -22,31 +22,15 @@ import (
 	"github.com/greengate/greengate/agent/admin/client"
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/settings"
+	"github.com/greengate/greengate/internal/testclock"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // rig is a real admin server on a real Unix socket, with real settings
 // files and a real SQLite block log in a temp dir.
 type rig struct {
 	dir       string
 	sock      string
-	clk       *fakeClock
+	clk       *testclock.Clock
 	store     *settings.Store
 	log       *blocklog.Log
 	c         *client.Client
@@ -64,7 +48,7 @@ func newRig(t testing.TB, dir string, setPassword bool) *rig {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	r := &rig{dir: dir, clk: &fakeClock{t: time.Now()}}
+	r := &rig{dir: dir, clk: testclock.New(time.Now())}
 	var err error
 	r.store, err = settings.Open(settings.Config{Dir: filepath.Join(dir, "etc"), StateDir: filepath.Join(dir, "state"), Hash: cheapHash(), Clock: r.clk.Now})
 	if err != nil {

@@ -18,25 +18,8 @@ import (
 	_ "time/tzdata" // zone tests must not depend on the host's tz database
 
 	"github.com/greengate/greengate/agent/blocklog"
+	"github.com/greengate/greengate/internal/testclock"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -397,7 +380,7 @@ func TestRetention(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clk := &clock{t: t0}
+			clk := testclock.New(t0)
 			l := open(t, blocklog.Config{Clock: clk.Now, MaxAge: tc.maxAge, MaxRows: tc.maxRows, RetentionInterval: time.Hour})
 			var all []string
 			for i, d := range append(slices.Clone(old), recent...) {
@@ -410,7 +393,7 @@ func TestRetention(t *testing.T) {
 			if len(got) != 11 {
 				t.Fatalf("retention ran before its interval: %d events left", len(got))
 			}
-			clk.Advance(time.Hour)
+			clk.Add(time.Hour)
 			flush(t, l)
 			got, err := l.Query(ctxT(t), blocklog.Filter{})
 			if err != nil {
