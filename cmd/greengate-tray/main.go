@@ -1,3 +1,5 @@
+//go:build cgo
+
 // Command greengate-tray is GreenGate's tray app for parents and lab admins:
 // a tray icon with the filter's state, pause, settings, block log, requests
 // and status windows, in English or Simplified Chinese.
