@@ -44,13 +44,8 @@ import (
 // the list in the bundle (and in every block verdict); it defaults to the
 // file's or URL's last path element.
 type BuildSource struct {
-	Version    uint64          `json:"version"`
-	Publisher  string          `json:"publisher"`
-	Created    *time.Time      `json:"created,omitempty"`
-	Expires    *time.Time      `json:"expires,omitempty"`
-	ValidFor   string          `json:"valid_for,omitempty"`
+	SourceMeta
 	Categories []BuildCategory `json:"categories"`
-	SafeSearch []SourceEngine  `json:"safe_search"`
 }
 
 // BuildCategory is one category of a BuildSource.
@@ -141,7 +136,7 @@ type builder struct {
 // large, HTTP error) fails the build: better no new bundle than one that
 // silently lost a category.
 func (bd *builder) resolve(ctx context.Context, s *BuildSource) (*Source, []listReport, error) {
-	out := &Source{Version: s.Version, Publisher: s.Publisher, Created: s.Created, Expires: s.Expires, ValidFor: s.ValidFor, SafeSearch: s.SafeSearch}
+	out := &Source{SourceMeta: s.SourceMeta}
 	var reports []listReport
 	for _, c := range s.Categories {
 		sc := SourceCategory{ID: c.ID, Name: c.Name, Description: c.Description}
@@ -333,7 +328,7 @@ func readSigner(keyPath, certPath string) (*bundle.PrivateKey, *bundle.Certifica
 // sourceOf is the 'sign' source that reproduces b.
 func sourceOf(b *bundle.Bundle) *Source {
 	created, expires := b.Created, b.Expires
-	s := &Source{Version: b.Version, Publisher: b.Publisher, Created: &created, Expires: &expires}
+	s := &Source{SourceMeta: SourceMeta{Version: b.Version, Publisher: b.Publisher, Created: &created, Expires: &expires}}
 	for _, c := range b.Categories {
 		sc := SourceCategory{ID: c.ID, Name: SourceText(c.Name), Description: SourceText(c.Description)}
 		for _, l := range c.Lists {

@@ -37,13 +37,19 @@ import (
 // created defaults to the signing time; expires may be given instead of
 // valid_for. Entries need not be sorted or unique.
 type Source struct {
-	Version    uint64           `json:"version"`
-	Publisher  string           `json:"publisher"`
-	Created    *time.Time       `json:"created,omitempty"`
-	Expires    *time.Time       `json:"expires,omitempty"`
-	ValidFor   string           `json:"valid_for,omitempty"`
+	SourceMeta
 	Categories []SourceCategory `json:"categories"`
-	SafeSearch []SourceEngine   `json:"safe_search"`
+}
+
+// SourceMeta is what both kinds of source (Source, BuildSource) say
+// about the bundle besides its categories.
+type SourceMeta struct {
+	Version    uint64         `json:"version"`
+	Publisher  string         `json:"publisher"`
+	Created    *time.Time     `json:"created,omitempty"`
+	Expires    *time.Time     `json:"expires,omitempty"`
+	ValidFor   string         `json:"valid_for,omitempty"`
+	SafeSearch []SourceEngine `json:"safe_search"`
 }
 
 // SourceText is a text in both languages.
