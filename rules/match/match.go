@@ -19,12 +19,15 @@
 // Layout, for memory and cache misses: a DomainSet keeps every entry once
 // in a single string, grouped into hash buckets of about four entries
 // (a record is a length byte, a hash tag byte, the name, its source and
-// line as uvarints), an index of each bucket's start, and in front a
-// blocked Bloom filter of 12 bits per entry. An entry's Bloom bits go
-// into the block of its base (its last two labels, three under co.uk and
-// the like), so one cache line answers for every suffix of a host: a
-// host that is not listed almost always stops there, after hashing only
-// its base; one that is costs its bucket. About 24 bytes per entry.
+// line as uvarints), an index of each bucket's start, and in front two
+// filters. A blocked Bloom filter of 12 bits per entry files an entry's
+// bits in the block of its base (its last two labels, three under co.uk
+// and the like), so one cache line answers for every suffix of a host.
+// Before it, a gate of 6 bits per entry holds the bases alone: small
+// enough to stay in cache between lookups, it turns away most unlisted
+// hosts (about 94 % of those whose base is unlisted) after hashing only
+// their base, without touching the larger filter. A host that is listed
+// costs its bucket. About 24.5 bytes per entry.
 package match
 
 import (
@@ -130,6 +133,7 @@ func (q *Query) hashAll() {
 
 // DomainSet is a compiled set of domain entries.
 type DomainSet struct {
+	gate    []uint64 // bases of the entries, gateK bits each, in one word
 	bloom   []uint64 // blocked Bloom filter, 8 words (one cache line) a block
 	index   []uint32 // bucket i's records are blob[index[i]:index[i+1]]
 	blob    string   // records grouped by bucket: len, tag, name, uvarint source, uvarint line
@@ -200,6 +204,11 @@ func (s *DomainSet) lookup(q *Query) (uint32, bool) {
 	if s == nil || s.n == 0 || q.first == maxSuffixes {
 		return 0, false
 	}
+	// A host none of whose possible bases is an entry's base has no
+	// candidate: most misses end here, in the gate's one word.
+	if !s.gated(q.hash[maxSuffixes-1]) && !(q.cc3 && s.gated(q.hash[maxSuffixes-2])) {
+		return 0, false
+	}
 	// Every entry is filed in the Bloom block of its base, so all the
 	// suffixes of a host are checked in one cache line (two under co.uk
 	// and the like). The line is asked for before the rest of the
@@ -235,6 +244,36 @@ const (
 	bloomK     = 4
 	bucketSize = 4 // entries per bucket on average
 )
+
+// Gate shape: gateBits per entry (fewer per base, as entries share
+// bases), gateK bits a base, all in one word. At 1M entries it is 0.7 MB
+// beside the Bloom filter's 1.4 MB: a loop of lookups keeps it in cache
+// where the Bloom filter, which the blob's lines push out, stays only in
+// part, and that is the difference between a miss in cache and one
+// from memory. About 6 % of unlisted bases pass it.
+const (
+	gateBits = 6
+	gateK    = 3
+)
+
+// gateWord is the gate's word for a base's hash and the bits to test in
+// it. The hash is mixed first: its raw bits already place the base in
+// the Bloom filter, and the two filters must err independently.
+func gateWord(bh uint64, words int) (int, uint64) {
+	x := (bh ^ bh>>32) * 0xd6e8feb86659fd93
+	x ^= x >> 32
+	var m uint64
+	for k := 0; k < gateK; k++ {
+		m |= 1 << (x >> (6 * k) & 63)
+	}
+	return int((x >> 32) * uint64(words) >> 32), m
+}
+
+// gated reports whether a base may be the base of an entry.
+func (s *DomainSet) gated(bh uint64) bool {
+	i, m := gateWord(bh, len(s.gate))
+	return s.gate[i]&m == m
+}
 
 // block is the Bloom block of a base's hash.
 func (s *DomainSet) block(bh uint64) *[8]uint64 {
@@ -293,7 +332,10 @@ func countryStyle(two string) bool {
 }
 
 func (s *DomainSet) addBloom(name string, h uint64) {
-	w := s.block(baseHash(name, h))
+	bh := baseHash(name, h)
+	i, m := gateWord(bh, len(s.gate))
+	s.gate[i] |= m
+	w := s.block(bh)
 	for k := 0; k < bloomK; k++ {
 		bit := h >> (9 * k) & 511
 		w[bit>>6] |= 1 << (bit & 63)
@@ -505,18 +547,20 @@ func (b *DomainBuilder) Build() *DomainSet {
 	*b = DomainBuilder{}
 	buckets := s.n/bucketSize + 1
 	nbloom := 8 * ((s.n*bloomBits+511)/512 + 1)
-	size := 8*nbloom + 4*(buckets+1) + len(in)
+	ngate := (s.n*gateBits+63)/64 + 1
+	size := 8*ngate + 8*nbloom + 4*(buckets+1) + len(in)
 	var mem []byte
 	if size >= minOutside {
 		mem, s.mapped = outside(size)
 	} else {
 		mem = heapBytes(size)
 	}
-	// The Bloom words first, so they are aligned as a mapping (or any
+	// The filters' words first, so they are aligned as a mapping (or any
 	// allocation this big) is.
 	s.bloom = unsafe.Slice((*uint64)(unsafe.Pointer(&mem[0])), nbloom)
-	s.index = unsafe.Slice((*uint32)(unsafe.Pointer(&mem[8*nbloom])), buckets+1)
-	out := mem[8*nbloom+4*(buckets+1):]
+	s.gate = unsafe.Slice((*uint64)(unsafe.Pointer(&mem[8*nbloom])), ngate)
+	s.index = unsafe.Slice((*uint32)(unsafe.Pointer(&mem[8*nbloom+8*ngate])), buckets+1)
+	out := mem[8*nbloom+8*ngate+4*(buckets+1):]
 	// Counting sort of the records by bucket: sizes, offsets, then copy.
 	hashes := make([]uint64, 0, s.n)
 	for off := 0; off < len(in); {
