@@ -125,21 +125,22 @@ func benchLookup(b *testing.B, m matchers.Matcher, queries []string) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
 }
 
-// Last run (make bench-matchers, go1.26.8, 2 shared cores at load ~0.3,
+// Last run (make bench-matchers, go1.26.8, 2 shared cores at load ~1.2,
 // urlfilter v0.5.0; "heapB/rule" counts ours's tables outside the heap):
 //
-//	BenchmarkBuild/ours/1M-2        4   317316678 ns/op  23.65 heapB/rule   317.3 ms/build
-//	BenchmarkBuild/map/1M-2         5   258406325 ns/op  74.49 heapB/rule   258.4 ms/build
-//	BenchmarkBuild/urlfilter/1M-2   1  2980715439 ns/op  118.3 heapB/rule    2981 ms/build
-//	BenchmarkBuild/ours/5M-2        1  3243508162 ns/op  24.60 heapB/rule    3244 ms/build
-//	BenchmarkBuild/map/5M-2         1  1551375592 ns/op  63.63 heapB/rule    1551 ms/build
-//	BenchmarkLookup/ours/1M-2       4681200     237.6 ns/op  4208018 lookups/s    0 allocs/op
-//	BenchmarkLookup/map/1M-2        3812136     321.4 ns/op  3111167 lookups/s    0 allocs/op
-//	BenchmarkLookup/urlfilter/1M-2    15417     80235 ns/op    12463 lookups/s    4 allocs/op
-//	BenchmarkLookup/ours/5M-2       3036061     385.0 ns/op  2597412 lookups/s    0 allocs/op
-//	BenchmarkLookup/map/5M-2        2878374     426.9 ns/op  2342703 lookups/s    0 allocs/op
+//	BenchmarkBuild/ours/1M-2        4   308352839 ns/op  24.40 heapB/rule   308.4 ms/build
+//	BenchmarkBuild/map/1M-2         5   240203594 ns/op  74.49 heapB/rule   240.2 ms/build
+//	BenchmarkBuild/urlfilter/1M-2   1  2709563102 ns/op  118.3 heapB/rule    2710 ms/build
+//	BenchmarkBuild/ours/5M-2        1  2541855903 ns/op  25.35 heapB/rule    2542 ms/build
+//	BenchmarkBuild/map/5M-2         1  1446201304 ns/op  63.63 heapB/rule    1446 ms/build
+//	BenchmarkLookup/ours/1M-2       5047957     239.2 ns/op  4180025 lookups/s    0 allocs/op
+//	BenchmarkLookup/map/1M-2        3704205     351.0 ns/op  2848990 lookups/s    0 allocs/op
+//	BenchmarkLookup/urlfilter/1M-2    16257     72476 ns/op    13798 lookups/s    4 allocs/op
+//	BenchmarkLookup/ours/5M-2       3298831     362.5 ns/op  2758634 lookups/s    0 allocs/op
+//	BenchmarkLookup/map/5M-2        2697199     442.5 ns/op  2259946 lookups/s    0 allocs/op
 //
-// TestReport, same run: ours/map p50 0.67 (240 vs 360 ns, MISS of <= 0.5),
-// mean 0.77; 23.7 B/rule; build 377 ms; 0 allocs; 269x urlfilter's
-// lookups/s at 0.20 of its post-build heap: 5 of 6 targets met. Real adult
-// lists (275k): p50 0.48 (140 vs 291 ns). 5M: p50 0.68 (271 vs 400 ns).
+// TestReport, same run: ours/map p50 0.41 (150 vs 370 ns), mean 0.70;
+// 24.4 B/rule; build 346 ms; 0 allocs; 279x urlfilter's lookups/s at 0.21
+// of its post-build heap: 6 of 6 targets met. Real adult lists (275k):
+// p50 0.39 (110 vs 280 ns). 5M: p50 0.64 (281 vs 441 ns): the gate (3.6 MB)
+// no longer stays in cache.
