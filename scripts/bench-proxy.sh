@@ -11,24 +11,31 @@
 # PEERS=1 installs the peers from Debian (as root, services not started)
 # and runs each on its own port against the same origin, list and wrk runs.
 #
-# Last runs (go1.26.8, 2 cores, quiet machine; wrk, origin and proxy share
-# them), req/s at 1 | 16 | 128 connections:
-#   direct                   15.1k-15.8k | 65.0k-66.2k | 59.7k-70.5k
-#   GreenGate (1M)            4.5k-4.8k  | 21.1k-22.8k | 22.3k-27.0k  0.30-0.38x direct
-#   squid (919k ACL)          3.5k       | 13.2k-13.7k | 15.4k-15.7k  (squid refuses subdomains of entries)
-#   squid+squidGuard (1M)     2.6k-2.8k  |  9.4k-9.5k  | 10.4k-10.5k
-#   e2guardian (1M)           2.4k-2.5k  |  6.3k-6.4k  |  6.5k-6.8k   (site list; phrase filtering off)
-#   privoxy (10k entries)     2.2k       |  5.4k       |  5.3k        (no list: 3.4k | 10.4k | 10.9k)
-#   tinyproxy (10k regexes)   0.1k       |  0.4k       |  0.5k        (no list: 2.7k | 6.7k | 7.3k)
-# GreenGate/squid: 1.45-1.73x. Before GET/HEAD left http.Transport the
-# same day: 12.5k-18.4k | 14.0k-20.3k, 1.0-1.35x squid.
-# Ready with the list: GreenGate 0.51-0.68 s, e2guardian 0.8-0.9 s,
-# squid 6.5-8.7 s, squid+squidGuard 3.9-4.1 s. RSS after wrk: GreenGate
-# 51-62 MiB, of which 22.6-30.8 MiB per million domains (the agent on the
-# embedded rules alone, same load: 28-34 MiB); squid 93-94, squid+squidGuard
-# 88-89, e2guardian 58, tinyproxy 88 (its forks), privoxy 8 MiB.
-# CONNECT, 256 MiB over TLS: through GreenGate 72-138% of direct, run to
-# run (TLS on both ends dominates; the agent splices).
+# Last runs (go1.26.8, 2 cores; wrk, origin and proxy share them), req/s
+# at 1 | 16 | 128 connections, ranges over this and the previous session:
+#   direct                   13.4k-15.8k | 64.3k-67.5k | 59.7k-70.8k
+#   GreenGate (1M)            4.5k-5.3k  | 19.8k-23.0k | 22.3k-27.0k  0.31-0.41x direct
+#   nginx (no filtering)      6.4k       | 31.7k       | 36.5k        0.49x | 0.58x direct
+#   squid (919k ACL)          3.5k       | 13.2k-13.7k | 15.4k-16.4k  (squid refuses subdomains of entries)
+#   squid+squidGuard (1M)     2.3k-2.8k  |  8.7k-9.5k  |  9.6k-10.5k
+#   e2guardian (1M)           2.4k-2.5k  |  6.0k-6.4k  |  6.2k-6.8k   (site list; phrase filtering off)
+#   privoxy (10k entries)     2.2k       |  5.4k-5.5k  |  5.3k-5.4k   (no list: 3.4k | 10.4k | 10.9k)
+#   tinyproxy (10k regexes)   0.1k       |  0.4k-0.6k  |  0.5k-0.8k   (no list: 2.7k | 6.7k | 7.3k)
+# GreenGate is 2.3-2.7x squid+squidGuard, the best filter the issue names,
+# and 1.45-1.73x squid with a plain ACL. No proxy reaches 0.6x direct
+# here: nginx, forwarding without any filtering, gets 0.49-0.58x, as a
+# proxy does a server's and a client's socket work for every request on
+# cores the origin and wrk share (perf: GreenGate spends 52 % of its time
+# in syscalls, most of it loopback TCP, and 2.7 % deciding).
+# Added p50 at 16 conns: +0.43 to +0.52 ms (a closed loop at saturation:
+# it follows req/s). Ready with the list: GreenGate 0.51-0.68 s, e2guardian
+# 0.8-0.9 s, squid 6.5-8.7 s, squid+squidGuard 3.9-4.1 s. RSS after wrk:
+# GreenGate 51-62 MiB, of which 21.8-30.8 MiB per million domains (the
+# agent on the embedded rules alone, same load: 28-34 MiB); squid 93-94,
+# squid+squidGuard 88-89, e2guardian 58, tinyproxy 88 (its forks), privoxy
+# 7-8, nginx 12 MiB. CONNECT, 256 MiB over TLS, median of 3 interleaved
+# runs: 97-100 % of direct (single runs spread 72-138 %: TLS on both ends
+# dominates; the agent splices).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5s}
@@ -103,25 +110,35 @@ run_wrk() { # label conns url [script]
 	errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
 	printf "%-7s %5s conns  %10s req/s  p50 %8s  p99 %8s  %s\n" "$1" "$2" "$rps" "$p50" "$p99" "$errs"
 	last_rps=$rps
+	last_p50=$(awk '{ v = $1 + 0; if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /[0-9]s$/ && $1 !~ /ms$/) v *= 1000; print v }' <<<"$p50") # ms
 }
 
 echo
 echo "wrk, 1 KiB responses, $DURATION each (2 shared cores: wrk, origin and agent compete)"
-ratios=""
+ratios="" added=""
 for c in 1 16 128; do
 	run_wrk direct $c "http://$HTTP/1k"
-	d=$last_rps
+	d=$last_rps dl=$last_p50
 	run_wrk proxy $c "http://$PROXY/" "$work/proxy.lua"
 	ratios+=$(awk -v c=$c -v d="$d" -v p="$last_rps" 'BEGIN { printf "  %d conns %.2fx", c, p / d }')
+	added+=$(awk -v c=$c -v d="$dl" -v p="$last_p50" 'BEGIN { printf "  %d conns %+.2f ms", c, p - d }')
 done
 echo "proxy/direct req/s:$ratios"
+echo "proxy-direct p50:  $added"
 rss_load=$(ps -o rss= -p $agent | tr -d ' ')
 
 echo
-echo "CONNECT tunnel, ${BIG_MB} MiB HTTPS body (curl, TLS on both ends, no SNI: IP URL)"
-d=$(curl -sk -o /dev/null -w '%{speed_download}' "https://$HTTPS/big?mb=$BIG_MB")
-p=$(curl -sk -o /dev/null -w '%{speed_download}' -x http://$PROXY "https://$HTTPS/big?mb=$BIG_MB")
-awk -v d="$d" -v p="$p" 'BEGIN { printf "direct  %8.0f MB/s\nproxy   %8.0f MB/s\n", d / 1e6, p / 1e6 }'
+echo "CONNECT tunnel, ${BIG_MB} MiB HTTPS body (curl, TLS on both ends, no SNI: IP URL), 3 runs each, interleaved"
+ds=() ps=()
+for _ in 1 2 3; do
+	ds+=("$(curl -sk -o /dev/null -w '%{speed_download}' "https://$HTTPS/big?mb=$BIG_MB")")
+	ps+=("$(curl -sk -o /dev/null -w '%{speed_download}' -x http://$PROXY "https://$HTTPS/big?mb=$BIG_MB")")
+done
+mid() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+d=$(mid "${ds[@]}") p=$(mid "${ps[@]}")
+awk -v d="$d" -v p="$p" 'BEGIN {
+	printf "direct  %8.0f MB/s (median)\nproxy   %8.0f MB/s (median)  %.0f%% of direct\n", d / 1e6, p / 1e6, 100 * p / d }'
+echo "each run, B/s: direct ${ds[*]}; proxy ${ps[*]}"
 rss_end=$(ps -o rss= -p $agent | tr -d ' ')
 
 echo
@@ -141,7 +158,7 @@ echo "agent with the embedded rules only: RSS $((rss0_ready / 1024)) MiB at read
 awk -v a="$rss_ready" -v b="$rss0_ready" -v c="$rss_load" -v d="$rss0_load" -v n="$DOMAINS" 'BEGIN {
 	printf "RSS per million domains: %.1f MiB at ready, %.1f MiB after wrk\n", (a - b) / 1024 / (n / 1e6), (c - d) / 1024 / (n / 1e6) }'
 
-[ "${PEERS:-0}" = 1 ] || { echo; echo "peers: run with PEERS=1 (installs tinyproxy, privoxy, squid, squidguard, e2guardian as root)"; exit 0; }
+[ "${PEERS:-0}" = 1 ] || { echo; echo "peers: run with PEERS=1 (installs tinyproxy, privoxy, squid, squidguard, e2guardian and, as a reference, nginx, as root)"; exit 0; }
 kill $agent 2>/dev/null || true
 
 # The peers from Debian's packages. policy-rc.d keeps their postinst from
@@ -149,7 +166,7 @@ kill $agent 2>/dev/null || true
 # its own port, and stops with the script.
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
 	missing=()
-	for pkg in tinyproxy privoxy squid squidguard e2guardian; do
+	for pkg in tinyproxy privoxy squid squidguard e2guardian nginx-light; do
 		dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 	done
 	if [ ${#missing[@]} -gt 0 ]; then
@@ -306,4 +323,27 @@ if command -v e2guardian >/dev/null; then
 	chmod -R a+rX "$work/e2g" && chmod 777 "$work"
 	# -N: its "nodaemon = on" still forks to the background.
 	PEER_PROCS="e2guardian -N -c $work/e2g/" peer_bench e2guardian 18905 e2guardian -N -c "$work/e2g/e2guardian.conf"
+fi
+if command -v nginx >/dev/null; then
+	# Not a filter: nginx forwarding to the same origin over kept-alive
+	# connections, one worker, no list, no log. It is the ceiling of any
+	# proxy in this setup: one more process on the same 2 cores, doing a
+	# server's and a client's socket work for every request.
+	mkdir -p "$work/nginx"
+	cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+error_log $work/nginx/error.log;
+pid $work/nginx/nginx.pid;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	upstream origin { server $HTTP; keepalive 128; }
+	server {
+		listen 127.0.0.1:18906;
+		location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
+	}
+}
+EOF
+	peer_bench "nginx (reference, no filtering)" 18906 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx"
 fi
