@@ -26,7 +26,7 @@
 # here: nginx, forwarding without any filtering, gets 0.49-0.58x, as a
 # proxy does a server's and a client's socket work for every request on
 # cores the origin and wrk share (perf: GreenGate spends 52 % of its time
-# in syscalls, most of it loopback TCP, and 2.7 % deciding).
+# in syscalls, most of it loopback TCP, and 2.4 % deciding).
 # Added p50 at 16 conns: +0.43 to +0.52 ms (a closed loop at saturation:
 # it follows req/s). Ready with the list: GreenGate 0.51-0.68 s, e2guardian
 # 0.8-0.9 s, squid 6.5-8.7 s, squid+squidGuard 3.9-4.1 s. RSS after wrk:
