@@ -13,20 +13,21 @@
 #
 # Last runs (go1.26.8, 2 cores; wrk, origin and proxy share them), req/s
 # at 1 | 16 | 128 connections, ranges over this and the previous session:
-#   direct                   13.4k-15.8k | 64.3k-67.5k | 59.7k-70.8k
-#   GreenGate (1M)            4.5k-5.3k  | 19.8k-23.0k | 22.3k-27.0k  0.31-0.41x direct
-#   nginx (no filtering)      6.4k       | 31.7k       | 36.5k        0.49x | 0.58x direct
-#   squid (919k ACL)          3.5k       | 13.2k-13.7k | 15.4k-16.4k  (squid refuses subdomains of entries)
-#   squid+squidGuard (1M)     2.3k-2.8k  |  8.7k-9.5k  |  9.6k-10.5k
-#   e2guardian (1M)           2.4k-2.5k  |  6.0k-6.4k  |  6.2k-6.8k   (site list; phrase filtering off)
-#   privoxy (10k entries)     2.2k       |  5.4k-5.5k  |  5.3k-5.4k   (no list: 3.4k | 10.4k | 10.9k)
-#   tinyproxy (10k regexes)   0.1k       |  0.4k-0.6k  |  0.5k-0.8k   (no list: 2.7k | 6.7k | 7.3k)
+#   direct                   13.4k-15.8k | 61.7k-67.5k | 59.7k-70.8k
+#   GreenGate (1M)            4.5k-5.3k  | 19.8k-23.0k | 22.1k-27.0k  0.31-0.41x direct
+#   nginx (no filtering)      5.5k       | 28.7k-33.8k | 32.4k-40.5k  0.46-0.61x direct
+#   squid (919k ACL)          3.1k-3.5k  | 12.3k-13.7k | 13.7k-16.4k  (squid refuses subdomains of entries)
+#   squid+squidGuard (1M)     2.3k-2.8k  |  8.6k-9.5k  |  9.3k-10.5k
+#   e2guardian (1M)           2.3k-2.5k  |  5.8k-6.4k  |  5.7k-6.8k   (site list; phrase filtering off)
+#   privoxy (10k entries)     1.8k-2.2k  |  4.7k-5.5k  |  4.7k-5.4k   (no list: 3.4k | 10.4k | 10.9k)
+#   tinyproxy (10k regexes)   0.1k       |  0.4k-0.6k  |  0.3k-0.8k   (no list: 2.7k | 6.7k | 7.3k)
 # GreenGate is 2.3-2.7x squid+squidGuard, the best filter the issue names,
-# and 1.45-1.73x squid with a plain ACL. No proxy reaches 0.6x direct
-# here: nginx, forwarding without any filtering, gets 0.49-0.58x, as a
-# proxy does a server's and a client's socket work for every request on
-# cores the origin and wrk share (perf: GreenGate spends 52 % of its time
-# in syscalls, most of it loopback TCP, and 2.4 % deciding).
+# and 1.45-1.73x squid with a plain ACL. 0.6x direct is nginx's figure
+# here with nothing to decide (0.46-0.61x): a proxy does a server's and a
+# client's socket work for every request on cores the origin and wrk
+# share. GreenGate reaches 0.6-0.75 of nginx (perf: 52 % of its time in
+# syscalls, most of it loopback TCP; 2.4 % deciding; the rest mostly
+# net/http's server loop, the scheduler and the collector).
 # Added p50 at 16 conns: +0.43 to +0.52 ms (a closed loop at saturation:
 # it follows req/s). Ready with the list: GreenGate 0.51-0.68 s, e2guardian
 # 0.8-0.9 s, squid 6.5-8.7 s, squid+squidGuard 3.9-4.1 s. RSS after wrk:
@@ -326,12 +327,13 @@ if command -v e2guardian >/dev/null; then
 fi
 if command -v nginx >/dev/null; then
 	# Not a filter: nginx forwarding to the same origin over kept-alive
-	# connections, one worker, no list, no log. It is the ceiling of any
-	# proxy in this setup: one more process on the same 2 cores, doing a
-	# server's and a client's socket work for every request.
+	# connections, a worker per core, no list, no log: what the best
+	# C proxy does here with nothing to decide, one more process on the
+	# same 2 cores doing a server's and a client's socket work for every
+	# request. (One worker: 0.47-0.49x direct.)
 	mkdir -p "$work/nginx"
 	cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 1;
+worker_processes auto;
 daemon off;
 error_log $work/nginx/error.log;
 pid $work/nginx/nginx.pid;
