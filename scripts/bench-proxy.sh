@@ -22,7 +22,7 @@
 #   privoxy (10k entries)     1.8k-2.2k  |  4.7k-5.5k  |  4.7k-5.4k   (no list: 3.4k | 10.4k | 10.9k)
 #   tinyproxy (10k regexes)   0.1k       |  0.4k-0.6k  |  0.3k-0.8k   (no list: 2.7k | 6.7k | 7.3k)
 # GreenGate is 2.3-2.7x squid+squidGuard, the best filter the issue names,
-# and 1.45-1.73x squid with a plain ACL. 0.6x direct is nginx's figure
+# and 1.45-1.74x squid with a plain ACL. 0.6x direct is nginx's figure
 # here with nothing to decide (0.46-0.61x): a proxy does a server's and a
 # client's socket work for every request on cores the origin and wrk
 # share. GreenGate reaches 0.6-0.75 of nginx (perf: 52 % of its time in
