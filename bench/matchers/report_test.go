@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/greengate/greengate/bench/matchers"
+	"github.com/greengate/greengate/internal/lookuptime"
 	"github.com/greengate/greengate/internal/synth"
 )
 
@@ -119,64 +119,13 @@ func measureLookups(rs []*measured, queries []string, rounds int) {
 	}
 }
 
-// latencySample is how many single lookups latency times.
+// latencySample is how many single lookups are timed for p50 and p99.
 const latencySample = 200_000
 
-// latency times single lookups of a sample of r.timed and returns the
-// median and 99th percentile in ns. Each includes one clock read (see
-// clockCost), the same for every engine; as it adds to both sides it
-// moves ratios towards 1, so it never flatters ours.
-//
-// What is timed is the engine, not the harness around it:
-//   - the sample is a contiguous run of queries (they are in random order
-//     already), and the run before it is looked up untimed first, so the
-//     engine starts warm as in the mean passes, whatever engine ran last;
-//   - each query's bytes are read, untimed, before its lookup: the proxy's
-//     host was just parsed from the request and is in cache, and timing a
-//     query's own cache miss, which every engine pays alike, would measure
-//     the list of queries;
-//   - nothing is allocated and the collector is off while timing, so no
-//     collection of another engine's heap runs beside the sample.
+// latency times single lookups (see lookuptime.Sample).
 func latency(r *measured) (p50, p99 float64) {
-	n := min(latencySample, len(r.timed))
-	d := make([]time.Duration, n)
-	sample, warm := r.timed[:n], r.timed[:n]
-	if len(r.timed) >= 2*n {
-		sample, warm = r.timed[n:2*n], r.timed[:n]
-	}
-	runtime.GC()
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	hits, touched := 0, 0
-	for _, q := range warm {
-		if r.m.Blocks(q) {
-			hits++
-		}
-	}
-	for i, q := range sample {
-		for j := 0; j < len(q); j += 16 {
-			touched += int(q[j])
-		}
-		t := time.Now()
-		if r.m.Blocks(q) {
-			hits++
-		}
-		d[i] = time.Since(t)
-	}
-	sink += hits + touched
-	slices.Sort(d)
-	return float64(d[n/2]), float64(d[n*99/100])
+	return lookuptime.Sample(r.timed, latencySample, r.m.Blocks)
 }
-
-// clockCost is the median of an empty timed call, the floor under p50.
-func clockCost() float64 {
-	r := &measured{m: nothing{}, timed: make([]string, latencySample)}
-	p50, _ := latency(r)
-	return p50
-}
-
-type nothing struct{}
-
-func (nothing) Blocks(string) bool { return false }
 
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
@@ -257,7 +206,7 @@ func TestReport(t *testing.T) {
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAvg(), urlfilterVersion())
 	fmt.Fprintf(w, "queries: synth.Queries (20%% exact, 20%% subdomain, 60%% miss). After one warm-up pass:\n")
 	fmt.Fprintf(w, "  mean ns = median of %d timed passes' means (lookups/s = 1e9/mean);\n", passes)
-	fmt.Fprintf(w, "  p50/p99 ns = single lookups of %d queries, after as many untimed, each timed with its own clock read (%.0f ns empty);\n", latencySample, clockCost())
+	fmt.Fprintf(w, "  p50/p99 ns = single lookups of %d queries, after as many untimed, each timed with its own clock read (%.0f ns empty);\n", latencySample, lookuptime.ClockCost(latencySample))
 	fmt.Fprintf(w, "  urlfilter is timed on the first %d queries (it parses and caches candidate rules on first use);\n", ufQueryCount)
 	fmt.Fprintf(w, "  heap = HeapAlloc growth after GC, after the build and after the warm-up pass\n")
 

@@ -5,13 +5,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/greengate/greengate/internal/lookuptime"
 	"github.com/greengate/greengate/internal/synth"
 	"github.com/greengate/greengate/rules/hostname"
 	"github.com/greengate/greengate/rules/lists"
@@ -417,44 +417,11 @@ func benchLookup(b *testing.B, names []string) {
 	runtime.KeepAlive(s)
 }
 
-// latency times single lookups and returns the median and 99th
-// percentile in ns. The clock read costs the same for every engine, so
-// the figures compare. As in bench/matchers, what is timed is the lookup
-// alone: a contiguous sample (the queries are in random order) after an
-// untimed warm-up over other queries, each query's bytes read untimed
-// first (in the proxy the host was just parsed and is in cache), and no
-// allocation or collection beside it.
+// latency times single lookups as bench/matchers does (see
+// lookuptime.Sample), so the figures compare.
 func latency(qs []string, fn func(string) bool) (p50, p99 float64) {
-	const n = 200_000
-	d := make([]time.Duration, n)
-	sample, warm := qs[:n], qs[:n]
-	if len(qs) >= 2*n {
-		sample, warm = qs[n:2*n], qs[:n]
-	}
-	runtime.GC()
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	sum := 0
-	for _, q := range warm {
-		if fn(q) {
-			sum++
-		}
-	}
-	for i, q := range sample {
-		for j := 0; j < len(q); j += 16 {
-			sum += int(q[j])
-		}
-		t := time.Now()
-		if fn(q) {
-			sum++
-		}
-		d[i] = time.Since(t)
-	}
-	latencySink += sum
-	slices.Sort(d)
-	return float64(d[n/2]), float64(d[n*99/100])
+	return lookuptime.Sample(qs, 200_000, fn)
 }
-
-var latencySink int
 
 // benchMap is the plain-Go-map baseline the issue compares against.
 func benchMap(b *testing.B, names []string) {
