@@ -142,31 +142,11 @@ func FuzzOriginAnswer(f *testing.F) {
 	}
 	eng := testEngine(f, nil)
 	var answer atomic.Pointer[string]
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer raw.Close()
-	go func() {
-		for {
-			c, err := raw.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-					return
-				}
-				_, _ = io.WriteString(c, *answer.Load())
-			}()
-		}
-	}()
+	raw := rawOrigin(f, func(int) string { return *answer.Load() }, func(int) bool { return true })
 	sane := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "sane "+r.URL.Path) }))
 	defer sane.Close()
 	d := &dialer{}
-	d.route("allowed.test:80", raw.Addr().String())
+	d.route("allowed.test:80", raw)
 	d.route("sane.test:80", sane.Listener.Addr().String())
 	p, err := proxy.New(proxy.Config{Engine: func() *policy.Engine { return eng }, DialContext: d.DialContext})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // countingOrigin echoes the request's method and path, and counts the
@@ -160,8 +161,9 @@ func TestConcurrentClientsGetTheirOwnAnswers(t *testing.T) {
 
 // rawOrigin answers every request on a connection with answer(n), n
 // counting the requests of the connection; close says whether to close
-// it after that answer, without saying so in the answer.
-func rawOrigin(t *testing.T, answer func(n int) string, closeAfter func(n int) bool) string {
+// it after that answer, without saying so in the answer. A connection
+// waits at most 5 s for each request, so none outlives a stuck test.
+func rawOrigin(t testing.TB, answer func(n int) string, closeAfter func(n int) bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -178,6 +180,7 @@ func rawOrigin(t *testing.T, answer func(n int) string, closeAfter func(n int) b
 				defer c.Close()
 				br := bufio.NewReader(c)
 				for n := 0; ; n++ {
+					_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 					req, err := http.ReadRequest(br)
 					if err != nil {
 						return
