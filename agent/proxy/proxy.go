@@ -462,14 +462,19 @@ func (p *Proxy) begin(r *http.Request) (decision, bool) {
 		d.client = ap.Addr().Unmap().String()
 	}
 	if p.cfg.Profile != nil {
-		var addr net.Addr
-		if err == nil {
-			addr = net.TCPAddrFromAddrPort(ap)
+		// The address is built only when the profile is picked, not on
+		// every request of a connection whose profile is remembered.
+		pick := func() string {
+			var addr net.Addr
+			if err == nil {
+				addr = net.TCPAddrFromAddrPort(ap)
+			}
+			return p.cfg.Profile(addr)
 		}
 		if m, ok := r.Context().Value(connProfileKey{}).(*connProfile); ok {
-			d.profile = m.get(eng, func() string { return p.cfg.Profile(addr) })
+			d.profile = m.get(eng, pick)
 		} else {
-			d.profile = p.cfg.Profile(addr)
+			d.profile = pick()
 		}
 	}
 	return d, true
