@@ -81,8 +81,9 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	// Port 80 is for ws:// WebSockets only (wstunnel.go), unless the
 	// configuration opens it to any tunnel.
-	wsOnly := port == wsPort && !p.connectPortAllowed(port)
-	if !p.connectPortAllowed(port) && !wsOnly {
+	open := p.connectPortAllowed(port)
+	wsOnly := port == wsPort && !open
+	if !open && !wsOnly {
 		refuse(w, http.StatusForbidden, "GreenGate: CONNECT to port "+strconv.Itoa(int(port))+" is not allowed")
 		return
 	}
