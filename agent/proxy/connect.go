@@ -87,7 +87,7 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusForbidden, "GreenGate: CONNECT to port "+strconv.Itoa(int(port))+" is not allowed")
 		return
 	}
-	d, ok := p.begin(r)
+	d, ok := p.begin(r.RemoteAddr, profileOf(r))
 	if !ok {
 		refuse(w, http.StatusServiceUnavailable, "GreenGate: filter not ready")
 		return

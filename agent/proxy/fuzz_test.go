@@ -176,6 +176,53 @@ func FuzzOriginAnswer(f *testing.F) {
 		}
 		return w
 	}
+	// The same through the lane, on one client connection: the answer,
+	// then the sane one, or the connection closed, never a second answer
+	// the origin smuggled into the first.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(ctx, ln) }()
+	defer func() {
+		stop()
+		if err := <-served; err != nil {
+			f.Error(err)
+		}
+	}()
+	viaLane := func(t *testing.T, data string) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(8 * time.Second))
+		br := bufio.NewReader(c)
+		ask := func(url string) (*http.Response, string, error) {
+			if _, err := io.WriteString(c, "GET "+url+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				return nil, "", err
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				return nil, "", err
+			}
+			b, err := io.ReadAll(resp.Body)
+			return resp, string(b), err
+		}
+		resp, _, err := ask("http://allowed.test/x")
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("after the answer %q: the lane hung", data)
+		}
+		if err != nil || resp.Close {
+			return // the lane closed the connection: nothing more to get
+		}
+		resp, body, err := ask("http://sane.test/after")
+		if err == nil && (resp.StatusCode != 200 || body != "sane /after") {
+			t.Fatalf("after the answer %q, the lane's next answer was %d %q", data, resp.StatusCode, body)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data string) {
 		answer.Store(&data)
 		serve(t, "http://allowed.test/x")
@@ -183,6 +230,7 @@ func FuzzOriginAnswer(f *testing.F) {
 		if w.Code != 200 || w.Body.String() != "sane /after" {
 			t.Fatalf("after the answer %q, a sane origin's answer came back as %d %q", data, w.Code, w.Body.String())
 		}
+		viaLane(t, data)
 	})
 }
 

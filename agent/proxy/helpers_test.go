@@ -142,7 +142,10 @@ func start(t *testing.T, mod func(*proxy.Config)) *harness { return startTB(t, m
 
 func startB(b *testing.B) *harness { return startTB(b, nil) }
 
-func startTB(t testing.TB, mod func(*proxy.Config)) *harness {
+func startTB(t testing.TB, mod func(*proxy.Config)) *harness { return startP(t, mod, nil) }
+
+// startP is start with a last say over the Proxy before it serves.
+func startP(t testing.TB, mod func(*proxy.Config), pmod func(*proxy.Proxy)) *harness {
 	t.Helper()
 	eng := testEngine(t, nil)
 	h := &harness{ev: &events{}, dial: &dialer{}, accepted: &atomic.Int64{}, logs: &syncBuffer{}}
@@ -158,6 +161,9 @@ func startTB(t testing.TB, mod func(*proxy.Config)) *harness {
 	p, err := proxy.New(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if pmod != nil {
+		pmod(p)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -22,6 +22,25 @@ const requestPath = "/greengate/request"
 // onRequest decides a plain-HTTP proxy request (absolute URL) before goproxy
 // forwards it.
 func (p *Proxy) onRequest(r *http.Request, gctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
+	if resp, _ := p.route(r, profileOf(r), false); resp != nil {
+		return r, resp
+	}
+	gctx.RoundTripper = goproxy.RoundTripperFunc(p.roundTrip)
+	return r, nil
+}
+
+// route decides a plain-HTTP proxy request and readies an allowed one for
+// its origin: (nil, true) means forward r. Otherwise the proxy answers
+// itself, with the returned response; for the lane (lane.go), which
+// answers nothing itself, it returns (nil, false) instead, before any
+// side effect, and the request is served again by the server.
+func (p *Proxy) route(r *http.Request, m *connProfile, lane bool) (*http.Response, bool) {
+	answer := func(code int, msg string) (*http.Response, bool) {
+		if lane {
+			return nil, false
+		}
+		return p.textResponse(r, code, msg), true
+	}
 	port := r.URL.Port()
 	if port == "" {
 		port = "80"
@@ -34,17 +53,20 @@ func (p *Proxy) onRequest(r *http.Request, gctx *goproxy.ProxyCtx) (*http.Reques
 		err = errors.New("unsupported scheme")
 	}
 	if err != nil {
-		return r, p.textResponse(r, http.StatusBadRequest, "GreenGate: bad request target")
+		return answer(http.StatusBadRequest, "GreenGate: bad request target")
 	}
 	if !httpPortAllowed(nport) {
-		return r, p.textResponse(r, http.StatusForbidden, "GreenGate: plain HTTP to port "+port+" is not allowed")
+		return answer(http.StatusForbidden, "GreenGate: plain HTTP to port "+port+" is not allowed")
 	}
-	d, ok := p.begin(r)
+	d, ok := p.begin(r.RemoteAddr, m)
 	if !ok {
-		return r, p.textResponse(r, http.StatusServiceUnavailable, "GreenGate: filter not ready")
+		return answer(http.StatusServiceUnavailable, "GreenGate: filter not ready")
 	}
 
 	v := p.decideHTTP(&d, host, r.URL)
+	if v.Action == policy.Block && lane {
+		return nil, false
+	}
 	// What is decided is what is contacted: the request line's host, in
 	// the normal form that was decided, so "Host.Example." and
 	// "host.example" are one destination. The Host header follows it (the
@@ -60,10 +82,10 @@ func (p *Proxy) onRequest(r *http.Request, gctx *goproxy.ProxyCtx) (*http.Reques
 	switch v.Action {
 	case policy.Block:
 		if r.URL.Path == requestPath {
-			return r, p.requestResponse(r, &d)
+			return p.requestResponse(r, &d), true
 		}
 		p.record(&d, v, blocklog.ActionBlock, host, redactedURL(r.URL), v.Reason.String())
-		return r, p.blockResponse(r, d.eng, v, host)
+		return p.blockResponse(r, d.eng, v, host), true
 	case policy.SafeSearch:
 		if v.SafeParam != "" {
 			k, val, _ := strings.Cut(v.SafeParam, "=")
@@ -79,8 +101,7 @@ func (p *Proxy) onRequest(r *http.Request, gctx *goproxy.ProxyCtx) (*http.Reques
 			r.URL.Host = hostPort(v.SafeHost, nport)
 		}
 	}
-	gctx.RoundTripper = goproxy.RoundTripperFunc(p.roundTrip)
-	return r, nil
+	return nil, true
 }
 
 // decideHTTP decides host with the request's path and query, both as sent
@@ -117,10 +138,16 @@ func (p *Proxy) roundTrip(req *http.Request, _ *goproxy.ProxyCtx) (*http.Respons
 	var resp *http.Response
 	var err error
 	if simple(req) {
-		resp, err = p.up.RoundTrip(req)
+		resp, err = p.up.roundTrip(req.Context(), req)
 	} else {
 		resp, err = p.tr.RoundTrip(req)
 	}
+	return p.forwarded(req, resp, err), nil
+}
+
+// forwarded is the answer to req for the origin's resp and err: resp
+// itself, or a short answer of our own.
+func (p *Proxy) forwarded(req *http.Request, resp *http.Response, err error) *http.Response {
 	if err == nil && (resp.StatusCode < 100 || resp.StatusCode > 999) {
 		// ReadResponse takes "000"; passed on, it would panic the
 		// server's WriteHeader. Say what happened instead.
@@ -128,14 +155,14 @@ func (p *Proxy) roundTrip(req *http.Request, _ *goproxy.ProxyCtx) (*http.Respons
 		err = fmt.Errorf("origin answered status %d", resp.StatusCode)
 	}
 	if err == nil {
-		return resp, nil
+		return resp
 	}
 	if errors.Is(err, ErrForbiddenDestination) {
 		p.log.Warn("proxy: refused a request to a forbidden destination", "url", redactedURL(req.URL), "err", err)
-		return p.textResponse(req, http.StatusForbidden, "GreenGate: this destination is not reachable through the proxy"), nil
+		return p.textResponse(req, http.StatusForbidden, "GreenGate: this destination is not reachable through the proxy")
 	}
 	p.log.Debug("proxy: origin request failed", "url", redactedURL(req.URL), "err", err)
-	return p.textResponse(req, http.StatusBadGateway, "GreenGate: the site could not be reached"), nil
+	return p.textResponse(req, http.StatusBadGateway, "GreenGate: the site could not be reached")
 }
 
 // redactedURL is the URL as logged: no user info.
@@ -156,7 +183,7 @@ func (p *Proxy) textResponse(r *http.Request, code int, msg string) *http.Respon
 // URLs): the "ask a parent" page, and a short note for anything else.
 func (p *Proxy) serveLocal(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == requestPath {
-		d, ok := p.begin(r)
+		d, ok := p.begin(r.RemoteAddr, profileOf(r))
 		if !ok {
 			http.Error(w, "GreenGate: filter not ready", http.StatusServiceUnavailable)
 			return

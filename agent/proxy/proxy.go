@@ -6,11 +6,14 @@
 //
 // The host in the request line is normalised once (package hostname) and the
 // request is decided on host plus path and query (raw and percent-decoded; a
-// block on either blocks). Allowed requests are forwarded by goproxy, which
-// handles keep-alive, WebSocket upgrades and trailers; a GET or HEAD with
-// no body goes to the origin and back on the client's goroutine over a
-// pool of origin connections (upstream.go), the rest through
-// http.Transport. Blocked ones get the
+// block on either blocks). The common request, an allowed HTTP/1.1 GET
+// with no body, is served by the lane (lane.go): its own loop on the
+// client's connection, which decides on peeked bytes and gives the
+// connection, unread, to the net/http server and goproxy for everything
+// else. goproxy handles keep-alive, WebSocket upgrades and trailers; a GET
+// or HEAD with no body goes to the origin and back on the client's
+// goroutine over a pool of origin connections (upstream.go), the rest
+// through http.Transport. Blocked ones get the
 // block page: status 403, English or Chinese by Accept-Language, every value
 // HTML-escaped, with an "ask a parent" link to /greengate/request on the
 // blocked host, which the proxy answers itself and records as a
@@ -236,9 +239,12 @@ type Proxy struct {
 	pages  *pages
 	served atomic.Bool
 
-	mu      sync.Mutex
-	tunnels map[net.Conn]struct{}
-	closing bool
+	mu           sync.Mutex
+	tunnels      map[net.Conn]struct{}
+	closing      bool
+	lanes        map[*lane]struct{}
+	lanesClosing atomic.Bool
+	noLane       bool // every connection to the server (tests compare)
 }
 
 // New checks cfg, applies defaults and returns a Proxy ready to Serve.
@@ -355,6 +361,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	p.guard.addOwn(ln.Addr())
 	lim := newLimitListener(ln, p.cfg.MaxConns, p.cfg.AllowedClients, p.log)
+	hand := newHandoff(ln.Addr())
 	srv := &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: p.cfg.ReadHeaderTimeout,
@@ -362,32 +369,53 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    p.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
-			return context.WithValue(ctx, connProfileKey{}, &connProfile{})
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			m := &connProfile{}
+			if h, ok := c.(*handed); ok {
+				m = h.prof // the lane's memory of this connection
+			}
+			return context.WithValue(ctx, connProfileKey{}, m)
 		},
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lim) }()
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(hand) }()
+	go func() { errc <- p.acceptLanes(lim, hand) }()
 	select {
 	case err := <-errc:
+		_ = lim.Close()
+		_ = srv.Close()
+		p.shutdownLanes(canceled)
 		p.closeTunnels()
+		<-errc
 		return fmt.Errorf("serving proxy on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
+	_ = lim.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), DefaultShutdownTimeout)
 	defer cancel()
+	lanesDone := make(chan struct{})
+	go func() { p.shutdownLanes(sctx); close(lanesDone) }()
 	if err := srv.Shutdown(sctx); err != nil {
 		// Requests still running (a long download) after the grace
 		// period are cut: stopping is what was asked for.
 		p.log.Info("proxy: shutdown grace period over; closing remaining connections", "err", err)
 		_ = srv.Close()
 	}
+	<-lanesDone
 	p.closeTunnels()
 	p.tr.CloseIdleConnections()
 	p.up.closeIdle(true)
 	<-errc
+	<-errc
 	return nil
 }
+
+// canceled is a context that has ended: shut down at once.
+var canceled = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // ServeHTTP is the proxy's handler: CONNECT here, the rest through goproxy.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -450,12 +478,13 @@ type decision struct {
 	now     time.Time
 }
 
-func (p *Proxy) begin(r *http.Request) (decision, bool) {
+// begin starts deciding for the client at remote, on the connection whose
+// profile m remembers (nil: pick afresh).
+func (p *Proxy) begin(remote string, m *connProfile) (decision, bool) {
 	eng := p.cfg.Engine()
 	if eng == nil {
 		return decision{}, false
 	}
-	remote := r.RemoteAddr
 	d := decision{eng: eng, now: p.cfg.Clock(), client: remote, remote: remote}
 	ap, err := netip.ParseAddrPort(remote)
 	if err == nil {
@@ -471,13 +500,19 @@ func (p *Proxy) begin(r *http.Request) (decision, bool) {
 			}
 			return p.cfg.Profile(addr)
 		}
-		if m, ok := r.Context().Value(connProfileKey{}).(*connProfile); ok {
+		if m != nil {
 			d.profile = m.get(eng, pick)
 		} else {
 			d.profile = pick()
 		}
 	}
 	return d, true
+}
+
+// profileOf is the profile memory of r's connection, or nil.
+func profileOf(r *http.Request) *connProfile {
+	m, _ := r.Context().Value(connProfileKey{}).(*connProfile)
+	return m
 }
 
 // connProfile remembers a connection's profile under the engine it was

@@ -130,7 +130,9 @@ func (u *upstream) closeIdle(stop bool) {
 	u.closed = u.closed || stop
 }
 
-func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
+// roundTrip sends req, which simple allows, and reads its answer; ctx
+// ending cuts both (the lane's requests carry no context of their own).
+func (u *upstream) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
 	key := req.URL.Host
 	if _, _, err := net.SplitHostPort(key); err != nil {
 		key = net.JoinHostPort(key, "80")
@@ -144,33 +146,33 @@ func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		c := u.get(key)
 		reused := c != nil
 		if c == nil {
-			nc, err := u.dial(req.Context(), "tcp", key)
+			nc, err := u.dial(ctx, "tcp", key)
 			if err != nil {
 				return nil, err
 			}
 			c = &upConn{c: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc), key: key}
 		}
-		resp, err := u.exchange(c, req)
+		resp, err := u.exchange(ctx, c, req)
 		if err == nil {
 			return resp, nil
 		}
 		_ = c.c.Close()
 		// An idle connection the origin closed meanwhile fails at once;
 		// a GET or HEAD is safe to send again, once.
-		if !reused || attempt > 0 || req.Context().Err() != nil {
+		if !reused || attempt > 0 || ctx.Err() != nil {
 			return nil, err
 		}
 	}
 }
 
-func (u *upstream) exchange(c *upConn, req *http.Request) (*http.Response, error) {
+func (u *upstream) exchange(ctx context.Context, c *upConn, req *http.Request) (*http.Response, error) {
 	if err := req.Write(c.bw); err != nil {
 		return nil, err
 	}
 	if err := c.bw.Flush(); err != nil {
 		return nil, err
 	}
-	stop := context.AfterFunc(req.Context(), func() { _ = c.c.SetReadDeadline(time.Now()) })
+	stop := context.AfterFunc(ctx, func() { _ = c.c.SetReadDeadline(time.Now()) })
 	for {
 		resp, err := http.ReadResponse(c.br, req)
 		if err != nil {
@@ -199,15 +201,29 @@ type upBody struct {
 	keep bool
 	stop func() bool
 	done bool
+	eof  bool
 }
 
 func (b *upBody) Read(p []byte) (int, error) {
+	if b.eof {
+		// The body below is closed, its connection given back; a
+		// reader that asks again (Response.Write checks for bytes past
+		// Content-Length) hears the end again.
+		return 0, io.EOF
+	}
 	n, err := b.rc.Read(p)
 	if errors.Is(err, io.EOF) && !b.done {
-		b.done = true
+		b.done, b.eof = true, true
 		b.release(true)
 	}
 	return n, err
+}
+
+// ready reports whether the next Read returns without waiting on the
+// origin: its bytes are read already, or the body is over (and its
+// connection, maybe another request's now, is not to be touched).
+func (b *upBody) ready() bool {
+	return b.done || b.c.br.Buffered() > 0
 }
 
 func (b *upBody) Close() error {
