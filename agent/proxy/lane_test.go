@@ -2,11 +2,13 @@ package proxy_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/greengate/greengate/agent/proxy"
+	"github.com/greengate/greengate/rules/policy"
 )
 
 // laneStreams are what a client may write on one connection: the common
@@ -323,5 +326,71 @@ func TestLaneCutsWhenClientGoes(t *testing.T) {
 	case <-gone:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the origin request outlived its client by 5 s")
+	}
+}
+
+// TestLaneShutdown: at shutdown an idle lane connection is closed at once,
+// and a request in flight is answered first.
+func TestLaneShutdown(t *testing.T) {
+	t.Parallel()
+	o := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(300 * time.Millisecond)
+		}
+		_, _ = io.WriteString(rw, "done")
+	}))
+	defer o.Close()
+	eng := testEngine(t, nil)
+	d := &dialer{}
+	d.route("allowed.test:80", o.Listener.Addr().String())
+	p, err := proxy.New(proxy.Config{Engine: func() *policy.Engine { return eng }, DialContext: d.DialContext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ctx, ln) }()
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	idle, idleR := dial()
+	_, _ = io.WriteString(idle, "GET http://allowed.test/ HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+	if resp, err := http.ReadResponse(idleR, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("first request: %v", err)
+	} else {
+		_, _ = io.Copy(io.Discard, resp.Body)
+	}
+	busy, busyR := dial()
+	_, _ = io.WriteString(busy, "GET http://allowed.test/slow HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+	time.Sleep(50 * time.Millisecond) // the request is with the origin
+	t0 := time.Now()
+	cancel()
+	resp, err := http.ReadResponse(busyR, nil)
+	if err != nil {
+		t.Fatalf("request in flight at shutdown: %v", err)
+	}
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || string(b) != "done" {
+		t.Fatalf("request in flight at shutdown: %d %q", resp.StatusCode, b)
+	}
+	if _, err := idleR.ReadByte(); err == nil || os.IsTimeout(err) {
+		t.Fatalf("idle connection still open after shutdown (%v)", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(proxy.DefaultShutdownTimeout):
+		t.Fatal("Serve did not return")
+	}
+	if el := time.Since(t0); el > 2*time.Second {
+		t.Fatalf("shutdown took %v; the grace period is for requests in flight, not idle connections", el)
 	}
 }
