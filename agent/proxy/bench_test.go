@@ -14,9 +14,12 @@ import (
 // direct and through the proxy, interleaved so both see the same machine
 // load, and reports the difference per request.
 //
-// Last run (2 shared cores, other work running, -benchtime 2000x): direct
-// 45 µs/req, proxy 101 µs/req, overhead 57 µs/req; 216 allocs and 16 KiB
-// per op for both requests together.
+// Last runs (go1.26.8, 2 shared cores, -benchtime 2000x -count 3): direct
+// 38.7-39.3 µs/req, proxy 71.9-75.2, overhead 32.6-36.2 µs/req; 177
+// allocs and 13.8 KiB per op for both requests together (before the lane,
+// same session: overhead 34.3-39.5 µs/req, 200 allocs, 15.6 KiB). One
+// request at a time waits on wake-ups more than on work; the lane's gain
+// shows under load (scripts/bench-proxy.sh).
 func BenchmarkPlainHTTPOverhead(b *testing.B) {
 	body := bytes.Repeat([]byte("x"), 1024)
 	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(body) }))

@@ -67,6 +67,7 @@ type lane struct {
 	pr     *bufio.Reader // read by http.ReadRequest through this
 	prof   connProfile
 	state  atomic.Int32
+	served bool // a request was served: waits between requests are idle
 
 	// The watch: ctx ends when the client goes while its request waits on
 	// the origin.
@@ -218,6 +219,7 @@ func (p *Proxy) serveLane(c net.Conn, h *handoff) {
 			break
 		}
 		_, _ = l.br.Discard(n)
+		l.served = true
 		if !l.serve(req) || !l.idle() {
 			return
 		}
@@ -229,8 +231,17 @@ func (p *Proxy) serveLane(c net.Conn, h *handoff) {
 // next waits for the next request and peeks its header: n bytes, the
 // blank line included. errNotLane: the request is the server's.
 func (l *lane) next() (int, error) {
+	// A new connection has the header timeout for its whole first
+	// request, as the server's have; an idle wait before the header is
+	// for connections that asked something already.
+	timed := false
 	if l.br.Buffered() == 0 {
-		_ = l.c.SetReadDeadline(time.Now().Add(l.p.cfg.IdleTimeout))
+		if l.served {
+			_ = l.c.SetReadDeadline(time.Now().Add(l.p.cfg.IdleTimeout))
+		} else {
+			_ = l.c.SetReadDeadline(time.Now().Add(l.p.cfg.ReadHeaderTimeout))
+			timed = true
+		}
 		if _, err := l.br.Peek(1); err != nil {
 			return 0, err
 		}
@@ -238,7 +249,9 @@ func (l *lane) next() (int, error) {
 	if !l.state.CompareAndSwap(laneIdle, laneBusy) {
 		return 0, net.ErrClosed // shutting down
 	}
-	_ = l.c.SetReadDeadline(time.Now().Add(l.p.cfg.ReadHeaderTimeout))
+	if !timed {
+		_ = l.c.SetReadDeadline(time.Now().Add(l.p.cfg.ReadHeaderTimeout))
+	}
 	from := 0
 	for {
 		buf, _ := l.br.Peek(l.br.Buffered())
@@ -255,8 +268,9 @@ func (l *lane) next() (int, error) {
 		if _, err := l.br.Peek(len(buf) + 1); err != nil {
 			// A request cut short (by the client, or by the header
 			// timeout) is the server's to answer, as it would have:
-			// 400. A slow client thus gets the header timeout twice
-			// at most.
+			// 400. A slow client thus has the header timeout twice at
+			// most, lane's and server's, for a request that stays
+			// within the lane's buffer.
 			return 0, errNotLane
 		}
 	}

@@ -46,6 +46,14 @@ func TestLimits(t *testing.T) {
 		fmt.Fprint(c, "GET http://allowed.test/ HTTP/1.1\r\nHost: allo")
 		closedWithin(t, c, 3*time.Second)
 	})
+	t.Run("a connection that never sends a request is cut at ReadHeaderTimeout", func(t *testing.T) {
+		c, err := net.Dial("tcp", h.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		closedWithin(t, c, 3*time.Second)
+	})
 	t.Run("oversized headers are refused", func(t *testing.T) {
 		body := rawRequest(t, h.addr, "GET http://allowed.test/ HTTP/1.1\r\nHost: allowed.test\r\nX-Big: "+strings.Repeat("a", 16<<10)+"\r\nConnection: close\r\n\r\n")
 		if !strings.Contains(body, " 431 ") {
