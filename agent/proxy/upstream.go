@@ -235,7 +235,9 @@ func (b *upBody) Close() error {
 }
 
 func (b *upBody) release(atEOF bool) {
-	if b.stop() && atEOF && b.keep {
+	// Bytes after the answer's end were sent unasked; kept, they would
+	// be read as the answer to the connection's next request.
+	if b.stop() && atEOF && b.keep && b.c.br.Buffered() == 0 {
 		_ = b.rc.Close()
 		b.u.put(b.c)
 		return

@@ -198,7 +198,8 @@ func rawOrigin(t testing.TB, answer func(n int) string, closeAfter func(n int) b
 
 // TestOriginQuirks: an origin that drops a kept-alive connection without
 // saying so (the next request is sent again on a fresh one), a body that
-// ends when the connection does, and an interim 103 before the answer.
+// ends when the connection does, an interim 103 before the answer, and
+// bytes past an answer's end.
 func TestOriginQuirks(t *testing.T) {
 	t.Parallel()
 	h := start(t, nil)
@@ -222,7 +223,21 @@ func TestOriginQuirks(t *testing.T) {
 			return "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal"
 		},
 		func(int) bool { return false }))
+	h.dial.route("extra.test:80", rawOrigin(t,
+		func(n int) string {
+			if n == 0 {
+				return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale"
+			}
+			return "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"
+		},
+		func(int) bool { return false }))
 	c := h.client(nil)
+	// Bytes after an answer's end, sent unasked: not the next answer.
+	for i, want := range []string{"ok", "ok"} {
+		if got := fetch(t, c, "GET", "http://extra.test/", ""); got != want {
+			t.Fatalf("after an answer with bytes past its end, request %d got %q, want %q", i, got, want)
+		}
+	}
 	// An unasked-for 101: what follows on that connection is not an
 	// answer to the next request.
 	resp, err := c.Get("http://switches.test/")
