@@ -133,6 +133,7 @@ func (h *handed) Read(b []byte) (int, error) {
 	}
 	n, err := h.br.Read(b)
 	if h.br.Buffered() == 0 {
+		h.br = nil // only this reader touches it, and no more: free it for a long tunnel
 		h.drained.Store(true)
 	}
 	return n, err
