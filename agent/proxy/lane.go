@@ -445,7 +445,11 @@ func (l *lane) answer(req *http.Request, resp *http.Response) bool {
 	if l.bw == nil {
 		l.bw = bufio.NewWriterSize(l.c, laneBufSize)
 	}
-	var w io.Writer = l.bw
+	// Response.Write is given a plain Writer, never the bufio.Writer
+	// itself: that one's ReadFrom would have the body read straight into
+	// its buffer, where laneBody's flush before a wait would then send
+	// stale bytes in the body's place.
+	var w io.Writer = writeOnly{l.bw}
 	if resp.ContentLength < 0 {
 		// A stream (chunked, events): each piece goes out as it comes,
 		// as goproxy's flushWriter does.
@@ -464,6 +468,11 @@ func (l *lane) answer(req *http.Request, resp *http.Response) bool {
 }
 
 func isChunked(te []string) bool { return len(te) > 0 && te[0] == "chunked" }
+
+// writeOnly is a bufio.Writer with nothing but Write.
+type writeOnly struct{ bw *bufio.Writer }
+
+func (w writeOnly) Write(b []byte) (int, error) { return w.bw.Write(b) }
 
 // flushing writes through to the client at every write.
 type flushing struct{ bw *bufio.Writer }

@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -74,6 +76,10 @@ var laneStreams = []string{
 	"GET http://allowed.test/a HTTP/1.1\r\nHost: allowed.test\r\n\r\nGET http",
 	"GET http://allowed.test/chunked HTTP/1.1\r\nHost: allowed.test\r\n\r\nGET http://allowed.test/until-close HTTP/1.1\r\nHost: allowed.test\r\n\r\n",
 	"HEAD http://allowed.test/until-close HTTP/1.1\r\nHost: allowed.test\r\n\r\nGET http://allowed.test/b HTTP/1.1\r\nHost: allowed.test\r\n\r\n",
+	// Answers of the proxy's own (no origin), and bodies that come in
+	// pieces.
+	"GET http://nowhere.test/a HTTP/1.1\r\nHost: nowhere.test\r\n\r\nGET http://allowed.test/b HTTP/1.1\r\nHost: allowed.test\r\n\r\n",
+	"GET http://allowed.test/pieces HTTP/1.1\r\nHost: allowed.test\r\n\r\nGET http://allowed.test/b HTTP/1.1\r\nHost: allowed.test\r\n\r\n",
 }
 
 // laneWorld is a proxy, with or without the lane, and an origin that
@@ -101,6 +107,15 @@ func newLaneWorld(t testing.TB, lane bool) *laneWorld {
 			_, _ = io.WriteString(rw, "one ")
 			rw.(http.Flusher).Flush()
 			_, _ = io.WriteString(rw, "two")
+		case "/pieces":
+			// A known length, written in pieces with pauses, so the
+			// proxy has written some before the rest arrives.
+			rw.Header().Set("Content-Length", "30000")
+			for i := range 3 {
+				_, _ = io.WriteString(rw, strings.Repeat(string(rune('a'+i)), 9999)+"\n")
+				rw.(http.Flusher).Flush()
+				time.Sleep(5 * time.Millisecond)
+			}
 		case "/until-close":
 			// An HTTP/1.0-style answer: no length, ended by closing.
 			c, brw, _ := http.NewResponseController(rw).Hijack()
@@ -131,9 +146,13 @@ func newLaneWorld(t testing.TB, lane bool) *laneWorld {
 // runs into the next one's.
 var statusLine = regexp.MustCompile(`HTTP/1\.[01] (\d{3}) `)
 
+// bodyMark finds what bodies say, whatever their framing: the origin's
+// answers, runs of its /pieces, the proxy's own notes and pages.
+var bodyMark = regexp.MustCompile(`origin [A-Z]+ \S+|one two|until close|a{1000}|b{1000}|c{1000}|GreenGate: [^\r\n]*|This page is blocked`)
+
 // play writes stream on a fresh connection and returns what came back
-// (the status codes, and every body byte after the last header) and what
-// reached the origin.
+// (the status codes, then what the bodies say) and what reached the
+// origin.
 func (w *laneWorld) play(t testing.TB, stream string) (codes []string, origin []string) {
 	w.mu.Lock()
 	w.origin = nil
@@ -154,6 +173,12 @@ func (w *laneWorld) play(t testing.TB, stream string) (codes []string, origin []
 	}
 	for _, m := range statusLine.FindAllSubmatch(got, -1) {
 		codes = append(codes, string(m[1]))
+	}
+	for _, m := range bodyMark.FindAll(got, -1) {
+		if len(m) > 40 {
+			m = m[:40]
+		}
+		codes = append(codes, string(m))
 	}
 	// The origin may still be finishing a request the proxy gave up on.
 	time.Sleep(10 * time.Millisecond)
@@ -392,5 +417,33 @@ func TestLaneShutdown(t *testing.T) {
 	}
 	if el := time.Since(t0); el > 2*time.Second {
 		t.Fatalf("shutdown took %v; the grace period is for requests in flight, not idle connections", el)
+	}
+}
+
+// TestLaneCarriesBodiesWhole: a large body that comes in pieces, and the
+// proxy's own short answers, arrive byte for byte.
+func TestLaneCarriesBodiesWhole(t *testing.T) {
+	t.Parallel()
+	big := make([]byte, 4<<20)
+	_, _ = rand.NewChaCha8([32]byte{1}).Read(big)
+	o := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		for b := big; len(b) > 0; b = b[min(len(b), 64<<10):] {
+			_, _ = rw.Write(b[:min(len(b), 64<<10)])
+			rw.(http.Flusher).Flush()
+		}
+	}))
+	defer o.Close()
+	h := start(t, nil)
+	h.dial.route("allowed.test:80", o.Listener.Addr().String())
+	c := h.client(nil)
+	for i := range 3 {
+		if got := fetch(t, c, "GET", "http://allowed.test/big", ""); got != string(big) {
+			t.Fatalf("request %d: %d bytes came, %d sent; equal: %v", i, len(got), len(big), got == string(big))
+		}
+		code, body := get(t, c, "http://nowhere.test/")
+		if code != http.StatusBadGateway || body != "GreenGate: the site could not be reached\n" {
+			t.Fatalf("request %d to an unreachable site: %d %q", i, code, body)
+		}
 	}
 }
