@@ -159,7 +159,7 @@ echo "agent with the embedded rules only: RSS $((rss0_ready / 1024)) MiB at read
 awk -v a="$rss_ready" -v b="$rss0_ready" -v c="$rss_load" -v d="$rss0_load" -v n="$DOMAINS" 'BEGIN {
 	printf "RSS per million domains: %.1f MiB at ready, %.1f MiB after wrk\n", (a - b) / 1024 / (n / 1e6), (c - d) / 1024 / (n / 1e6) }'
 
-[ "${PEERS:-0}" = 1 ] || { echo; echo "peers: run with PEERS=1 (installs tinyproxy, privoxy, squid, squidguard, e2guardian and, as a reference, nginx, as root)"; exit 0; }
+[ "${PEERS:-0}" = 1 ] || { echo; echo "peers: run with PEERS=1 (installs tinyproxy, privoxy, squid, squidguard, e2guardian and, as references, nginx and haproxy, as root)"; exit 0; }
 kill $agent 2>/dev/null || true
 
 # The peers from Debian's packages. policy-rc.d keeps their postinst from
@@ -167,7 +167,7 @@ kill $agent 2>/dev/null || true
 # its own port, and stops with the script.
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
 	missing=()
-	for pkg in tinyproxy privoxy squid squidguard e2guardian nginx-light; do
+	for pkg in tinyproxy privoxy squid squidguard e2guardian nginx-light haproxy; do
 		dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 	done
 	if [ ${#missing[@]} -gt 0 ]; then
@@ -348,4 +348,26 @@ http {
 }
 EOF
 	peer_bench "nginx (reference, no filtering)" 18906 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx"
+fi
+if command -v haproxy >/dev/null; then
+	# The other reference: HAProxy, the fastest C proxy there is, passing
+	# requests to the same origin with kept-alive connections shared
+	# between clients. One thread (two did no better here).
+	cat >"$work/haproxy.cfg" <<EOF
+global
+	nbthread 1
+defaults
+	mode http
+	timeout connect 5s
+	timeout client 30s
+	timeout server 30s
+	option http-keep-alive
+frontend f
+	bind 127.0.0.1:18907
+	default_backend b
+backend b
+	http-reuse always
+	server o $HTTP
+EOF
+	peer_bench "haproxy (reference, no filtering)" 18907 haproxy -db -f "$work/haproxy.cfg"
 fi
