@@ -11,11 +11,12 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/greengate/greengate/internal/connfeed"
 )
 
 // The lane serves the common request itself: an HTTP/1.1 GET for an
@@ -78,44 +79,6 @@ type lane struct {
 	unwatch   atomic.Bool
 }
 
-// handoff is the listener the net/http server serves: the lane gives it
-// the connections that are not, or no longer, the lane's.
-type handoff struct {
-	addr net.Addr
-	ch   chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func newHandoff(addr net.Addr) *handoff {
-	return &handoff{addr: addr, ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (h *handoff) Accept() (net.Conn, error) {
-	select {
-	case c := <-h.ch:
-		return c, nil
-	case <-h.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (h *handoff) Close() error {
-	h.once.Do(func() { close(h.done) })
-	return nil
-}
-
-func (h *handoff) Addr() net.Addr { return h.addr }
-
-func (h *handoff) give(c net.Conn) bool {
-	select {
-	case h.ch <- c:
-		return true
-	case <-h.done:
-		return false
-	}
-}
-
 // handed is a connection given to the server with the lane's unused
 // bytes in front. Once they are read it reads the connection directly,
 // and only then does NetConn show it (connect.go's kernel copy reads
@@ -158,7 +121,7 @@ func (h *handed) CloseWrite() error {
 
 // acceptLanes accepts clients from ln and serves each on a lane until ln
 // is closed.
-func (p *Proxy) acceptLanes(ln net.Listener, h *handoff) error {
+func (p *Proxy) acceptLanes(ln net.Listener, h *connfeed.Listener) error {
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -175,7 +138,7 @@ func (p *Proxy) acceptLanes(ln net.Listener, h *handoff) error {
 		}
 		delay = 0
 		if p.noLane {
-			if !h.give(c) {
+			if !h.Give(c) {
 				_ = c.Close()
 			}
 			continue
@@ -184,7 +147,7 @@ func (p *Proxy) acceptLanes(ln net.Listener, h *handoff) error {
 	}
 }
 
-func (p *Proxy) serveLane(c net.Conn, h *handoff) {
+func (p *Proxy) serveLane(c net.Conn, h *connfeed.Listener) {
 	l := &lane{p: p, c: c, remote: c.RemoteAddr().String(),
 		br: bufio.NewReaderSize(c, laneBufSize), watchDone: make(chan struct{}, 1)}
 	given := false
@@ -226,7 +189,7 @@ func (p *Proxy) serveLane(c net.Conn, h *handoff) {
 		}
 	}
 	p.untrackLane(l)
-	given = h.give(&handed{Conn: c, br: l.br, prof: &l.prof})
+	given = h.Give(&handed{Conn: c, br: l.br, prof: &l.prof})
 }
 
 // next waits for the next request and peeks its header: n bytes, the

@@ -103,8 +103,10 @@ import (
 	"time"
 
 	"github.com/elazarl/goproxy"
+
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/sni"
+	"github.com/greengate/greengate/internal/connfeed"
 	"github.com/greengate/greengate/rules/policy"
 )
 
@@ -361,7 +363,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	p.guard.addOwn(ln.Addr())
 	lim := newLimitListener(ln, p.cfg.MaxConns, p.cfg.AllowedClients, p.log)
-	hand := newHandoff(ln.Addr())
+	hand := connfeed.New(ln.Addr()) // what the lane leaves to the server
 	srv := &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: p.cfg.ReadHeaderTimeout,

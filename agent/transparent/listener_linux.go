@@ -20,12 +20,14 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/proxy"
 	"github.com/greengate/greengate/agent/sni"
+	"github.com/greengate/greengate/internal/connfeed"
 	"github.com/greengate/greengate/rules/hostname"
 	"github.com/greengate/greengate/rules/policy"
-	"golang.org/x/sys/unix"
 )
 
 // ip6tSoOriginalDst is IP6T_SO_ORIGINAL_DST, which x/sys/unix lacks; it has
@@ -144,7 +146,7 @@ type origKey struct{}
 
 // Serve serves redirected connections from ln until ctx ends.
 func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
-	hl := newChanListener(ln.Addr())
+	hl := connfeed.New(ln.Addr())
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(l.serveHTTP),
 		ReadHeaderTimeout: proxy.DefaultReadHeaderTimeout,
@@ -255,7 +257,7 @@ func (l *Listener) track(c net.Conn) func() {
 }
 
 // handle sorts one redirected connection into TLS or HTTP.
-func (l *Listener) handle(c net.Conn, hl *chanListener) {
+func (l *Listener) handle(c net.Conn, hl *connfeed.Listener) {
 	handedOff := false
 	defer func() {
 		if v := recover(); v != nil {
@@ -284,7 +286,7 @@ func (l *Listener) handle(c net.Conn, hl *chanListener) {
 	}
 	if first[0] != 0x16 { // not a TLS handshake record: HTTP
 		pc := &peekedConn{Conn: c, r: br, orig: orig}
-		if hl.give(pc) {
+		if hl.Give(pc) {
 			handedOff = true
 		}
 		return
@@ -411,43 +413,6 @@ type peekedConn struct {
 }
 
 func (p *peekedConn) Read(b []byte) (int, error) { return p.r.Read(b) }
-
-// chanListener feeds connections sorted as HTTP to the HTTP server.
-type chanListener struct {
-	addr net.Addr
-	ch   chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func newChanListener(a net.Addr) *chanListener {
-	return &chanListener{addr: a, ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *chanListener) give(c net.Conn) bool {
-	select {
-	case l.ch <- c:
-		return true
-	case <-l.done:
-		return false
-	}
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *chanListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *chanListener) Addr() net.Addr { return l.addr }
 
 // Enable installs the endpoint-mode nft table (see Ruleset). Needs root.
 func Enable(ctx context.Context, o RulesetOptions) error {
