@@ -356,3 +356,26 @@ func handshakeRefused(err error) bool {
 }
 
 func policyDefaultProfile() policy.Profile { return defaults.Profile() }
+
+// serveUntil serves p on a loopback port until the returned stop is
+// called; stop returns what Serve returned, or an error when Serve has not
+// returned within the shutdown grace period and 2 s more.
+func serveUntil(t *testing.T, p *proxy.Proxy) (addr string, stop func() error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ctx, ln) }()
+	return ln.Addr().String(), func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(proxy.DefaultShutdownTimeout + 2*time.Second):
+			return errors.New("Serve did not return")
+		}
+	}
+}

@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -372,12 +371,9 @@ func TestLaneShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(ctx, ln) }()
+	addr, stop := serveUntil(t, p)
 	dial := func() (net.Conn, *bufio.Reader) {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -396,7 +392,8 @@ func TestLaneShutdown(t *testing.T) {
 	_, _ = io.WriteString(busy, "GET http://allowed.test/slow HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
 	time.Sleep(50 * time.Millisecond) // the request is with the origin
 	t0 := time.Now()
-	cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
 	resp, err := http.ReadResponse(busyR, nil)
 	if err != nil {
 		t.Fatalf("request in flight at shutdown: %v", err)
@@ -407,13 +404,8 @@ func TestLaneShutdown(t *testing.T) {
 	if _, err := idleR.ReadByte(); err == nil || os.IsTimeout(err) {
 		t.Fatalf("idle connection still open after shutdown (%v)", err)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(proxy.DefaultShutdownTimeout):
-		t.Fatal("Serve did not return")
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
 	}
 	if el := time.Since(t0); el > 2*time.Second {
 		t.Fatalf("shutdown took %v; the grace period is for requests in flight, not idle connections", el)

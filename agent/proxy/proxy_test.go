@@ -3,7 +3,6 @@ package proxy_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"fmt"
@@ -772,11 +771,8 @@ func TestShutdownClosesTunnels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(ctx, ln) }()
-	h := &harness{addr: ln.Addr().String()}
+	addr, stop := serveUntil(t, p)
+	h := &harness{addr: addr}
 	conn, br, code := h.connect(t, "allowed.test:443")
 	if code != 200 {
 		t.Fatal(code)
@@ -785,14 +781,8 @@ func TestShutdownClosesTunnels(t *testing.T) {
 	if err := tc.Handshake(); err != nil {
 		t.Fatal(err)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(proxy.DefaultShutdownTimeout + 2*time.Second):
-		t.Fatal("Serve did not return")
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := tc.Read(make([]byte, 1)); err == nil {
 		t.Fatal("tunnel still open after shutdown")
