@@ -12,31 +12,33 @@
 # and runs each on its own port against the same origin, list and wrk runs.
 #
 # Last runs (go1.26.8, 2 cores; wrk, origin and proxy share them), req/s
-# at 1 | 16 | 128 connections, ranges over this and the previous session:
-#   direct                   13.4k-15.8k | 61.7k-67.5k | 59.7k-70.8k
-#   GreenGate (1M)            4.5k-5.3k  | 19.8k-23.0k | 22.1k-27.0k  0.31-0.41x direct
-#   nginx (no filtering)      5.5k       | 28.7k-33.8k | 32.4k-40.5k  0.46-0.61x direct
-#   squid (919k ACL)          3.1k-3.5k  | 12.3k-13.7k | 13.7k-16.4k  (squid refuses subdomains of entries)
-#   squid+squidGuard (1M)     2.3k-2.8k  |  8.6k-9.5k  |  9.3k-10.5k
-#   e2guardian (1M)           2.3k-2.5k  |  5.8k-6.4k  |  5.7k-6.8k   (site list; phrase filtering off)
-#   privoxy (10k entries)     1.8k-2.2k  |  4.7k-5.5k  |  4.7k-5.4k   (no list: 3.4k | 10.4k | 10.9k)
-#   tinyproxy (10k regexes)   0.1k       |  0.4k-0.6k  |  0.3k-0.8k   (no list: 2.7k | 6.7k | 7.3k)
-# GreenGate is 2.3-2.7x squid+squidGuard, the best filter the issue names,
-# and 1.45-1.74x squid with a plain ACL. 0.6x direct is nginx's figure
-# here with nothing to decide (0.46-0.61x): a proxy does a server's and a
-# client's socket work for every request on cores the origin and wrk
-# share. GreenGate reaches 0.6-0.75 of nginx (perf: 52 % of its time in
-# syscalls, most of it loopback TCP; 2.4 % deciding; the rest mostly
-# net/http's server loop, the scheduler and the collector).
-# Added p50 at 16 conns: +0.43 to +0.52 ms (a closed loop at saturation:
-# it follows req/s). Ready with the list: GreenGate 0.51-0.68 s, e2guardian
-# 0.8-0.9 s, squid 6.5-8.7 s, squid+squidGuard 3.9-4.1 s. RSS after wrk:
-# GreenGate 51-62 MiB, of which 21.8-30.8 MiB per million domains (the
-# agent on the embedded rules alone, same load: 28-34 MiB); squid 93-94,
-# squid+squidGuard 88-89, e2guardian 58, tinyproxy 88 (its forks), privoxy
-# 7-8, nginx 12 MiB. CONNECT, 256 MiB over TLS, median of 3 interleaved
-# runs: 97-100 % of direct (single runs spread 72-138 %: TLS on both ends
-# dominates; the agent splices).
+# at 1 | 16 | 128 connections, ranges over 5 runs (peers: 3) of one session:
+#   direct                   12.3k-15.8k | 62.5k-67.1k | 68.8k-72.3k
+#   GreenGate (1M)            4.9k-5.9k  | 22.9k-26.3k | 26.8k-32.2k  0.37-0.45x direct
+#   nginx (no filtering)      6.4k-6.8k  | 30.2k-36.0k | 33.1k-45.4k  0.46-0.64x direct
+#   haproxy (no filtering)    6.2k       | 33.6k       | 36.6k        0.51-0.54x direct (1 run)
+#   squid (919k ACL)          3.2k-3.3k  | 12.3k-12.9k | 13.0k-14.4k  (squid refuses subdomains of entries)
+#   squid+squidGuard (1M)     2.2k-2.6k  |  8.6k-9.6k  |  9.9k-10.5k
+#   e2guardian (1M)           2.3k-2.6k  |  5.2k-6.2k  |  5.4k-6.8k   (site list; phrase filtering off)
+#   privoxy (10k entries)     1.7k-2.4k  |  5.2k-5.5k  |  5.4k-5.5k
+#   tinyproxy (10k regexes)   0.1k-0.2k  |  0.5k-0.7k  |  0.3k-0.7k
+# GreenGate is 2.4-3.1x squid+squidGuard, the best filter the issue names,
+# in the same runs, and 1.8-2.2x squid with a plain ACL; 0.64-0.87x nginx
+# and 0.68-0.88x HAProxy, which decide nothing. The common GET is served on
+# the proxy's own lane (agent/proxy/lane.go); before it, 0.31-0.41x direct.
+# perf with the lane: 63 % of the agent's time in the kernel, most of it
+# loopback TCP writes (the writer runs the receiver's stack); the rest
+# parsing (net/http's), the scheduler and sysmon. 0.6x direct is where
+# the C proxies are with nothing to decide.
+# Added p50 at 16 conns: +0.34 to +0.43 ms (a closed loop at saturation:
+# it follows req/s). Ready with the list: GreenGate 0.56-0.66 s, e2guardian
+# 0.9 s, squid 6.5-6.9 s, squid+squidGuard 4.1-4.3 s. RSS after wrk:
+# GreenGate 51-53 MiB, of which 23.3-24.4 MiB per million domains (the
+# agent on the embedded rules alone, same load: 27-28 MiB); squid 93,
+# squid+squidGuard 87-89, e2guardian 58, tinyproxy 88 (its forks), privoxy
+# 8, nginx 16-17, haproxy 16 MiB. CONNECT, 256 MiB over TLS, median of 3
+# interleaved runs: 87-139 % of direct, 95 % or more in 4 of 5 (TLS on
+# both ends dominates; the agent splices).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5s}
