@@ -28,8 +28,10 @@ import (
 // Why: on loopback, net/http's per-request machinery (a goroutine
 // watching the connection during each request, contexts, the response
 // writer's buffering and chunking) cost the proxy about as much as the
-// forwarding. The lane reads with one buffer a connection and writes the
-// origin's answer with Response.Write.
+// forwarding. The lane reads a connection through one buffer and writes
+// the origin's answer with Response.Write: scripts/bench-proxy.sh went
+// from 0.31-0.41x direct to 0.37-0.45x, the agent's time per request
+// from about 63 to 45 µs.
 //
 // Safety rests on two rules. First, the lane decides on bytes it has only
 // peeked at: a request it does not take is left unread and the connection
@@ -38,9 +40,10 @@ import (
 // take the same way: the request is parsed by http.ReadRequest, the
 // server's own parser, over exactly the peeked header, and then put
 // through the server's checks (Host, header names and values); anything
-// that could carry a body (Content-Length other than 0, any
-// Transfer-Encoding, Expect, Upgrade) is the server's. So a request the two
-// would frame differently cannot be smuggled between them.
+// that could carry a body or change the connection (any Content-Length
+// or Transfer-Encoding field, Expect, Upgrade) is the server's. So a
+// request the two would frame differently cannot be smuggled between
+// them; FuzzLaneAgreesWithServer plays streams through both to show it.
 const laneBufSize = 4 << 10
 
 // laneWatchAfter is how long a request waits on its origin before the lane
