@@ -179,21 +179,14 @@ func FuzzOriginAnswer(f *testing.F) {
 	// The same through the lane, on one client connection: the answer,
 	// then the sane one, or the connection closed, never a second answer
 	// the origin smuggled into the first.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(ctx, ln) }()
+	addr, stop := serveUntil(f, p)
 	defer func() {
-		stop()
-		if err := <-served; err != nil {
+		if err := stop(); err != nil {
 			f.Error(err)
 		}
 	}()
 	viaLane := func(t *testing.T, data string) {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}

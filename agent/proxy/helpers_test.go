@@ -360,7 +360,7 @@ func policyDefaultProfile() policy.Profile { return defaults.Profile() }
 // serveUntil serves p on a loopback port until the returned stop is
 // called; stop returns what Serve returned, or an error when Serve has not
 // returned within the shutdown grace period and 2 s more.
-func serveUntil(t *testing.T, p *proxy.Proxy) (addr string, stop func() error) {
+func serveUntil(t testing.TB, p *proxy.Proxy) (addr string, stop func() error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
