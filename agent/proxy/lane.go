@@ -286,8 +286,11 @@ func (l *lane) parse(n int) *http.Request {
 	if err != nil || l.pr.Buffered() > 0 || l.hr.Len() > 0 {
 		return nil
 	}
+	// simple refuses any Transfer-Encoding (ReadRequest moves it out of
+	// the header for HTTP/1.1); a Content-Length field, even 0, stays the
+	// server's too.
 	if req.Method != http.MethodGet || req.ProtoMajor != 1 || req.ProtoMinor != 1 || !simple(req) ||
-		req.URL.Host == "" || req.Header["Transfer-Encoding"] != nil || req.Header["Content-Length"] != nil {
+		req.URL.Host == "" || req.Header["Content-Length"] != nil {
 		return nil
 	}
 	// The server's checks (net/http server.go, conn.readRequest), on
