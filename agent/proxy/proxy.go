@@ -406,7 +406,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	<-lanesDone
 	p.closeTunnels()
 	p.tr.CloseIdleConnections()
-	p.up.closeIdle(true)
+	p.up.close()
 	<-errc
 	<-errc
 	return nil

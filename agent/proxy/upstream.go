@@ -13,7 +13,7 @@ import (
 
 // upstream forwards the common plain-HTTP request, a GET or HEAD with no
 // body and no upgrade, on the client's own goroutine: write it, read the answer,
-// hand the body to goproxy, and keep the origin connection for the next
+// hand the body to goproxy or the lane, and keep the origin connection for the next
 // request once the body was read to its end. http.Transport does the same
 // through two goroutines a connection and channels between them; on
 // loopback the handoffs cost more than the forwarding. Everything else
@@ -116,8 +116,8 @@ func (u *upstream) put(c *upConn) {
 	}
 }
 
-// closeIdle closes the idle connections; with stop, for good.
-func (u *upstream) closeIdle(stop bool) {
+// close closes the idle connections, and those given back later.
+func (u *upstream) close() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for _, cs := range u.idle {
@@ -127,7 +127,7 @@ func (u *upstream) closeIdle(stop bool) {
 	}
 	u.idle = nil
 	u.nidle = 0
-	u.closed = u.closed || stop
+	u.closed = true
 }
 
 // roundTrip sends req, which simple allows, and reads its answer; ctx
