@@ -31,7 +31,7 @@ func ApplyKDE(root string, t Target) error {
 // RemoveKDE drops the group if GreenGate wrote it.
 func RemoveKDE(root string) error {
 	text, err := readFile(root, kdeFile)
-	if err != nil || text == "" || !strings.Contains(text, marker) {
+	if err != nil || text == "" || !(strings.Contains(text, marker) || strings.Contains(text, oldMarker)) {
 		return err
 	}
 	return writeFile(root, kdeFile, []byte(strings.TrimRight(dropGroup(text, "[Proxy Settings]"), "\n")+"\n"))

@@ -52,8 +52,13 @@ func LinuxSteps() []Step {
 	}
 }
 
-// marker starts every line or block GreenGate owns in a shared file.
-const marker = "# managed by GreenGate; `greengate proxy remove` undoes this"
+// marker starts every line or block GreenGate owns in a shared file. It
+// names the command that really undoes it (removing the package does too).
+const marker = "# managed by GreenGate; `greengate service proxy-off` undoes this"
+
+// oldMarker is what versions before the fix wrote: it named a command that
+// never existed. Remove steps still recognise it.
+const oldMarker = "# managed by GreenGate; `greengate proxy remove` undoes this"
 
 // writeFile writes an owned file (0644: browsers and sessions read it as
 // the user) atomically, making its directory.

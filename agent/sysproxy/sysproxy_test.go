@@ -153,7 +153,7 @@ func TestLinuxStepsOnATempRoot(t *testing.T) {
 		"etc/dconf/db/local.d/locks/greengate-proxy":     {"/system/proxy/mode\n", "/system/proxy/autoconfig-url\n"},
 		"etc/dconf/profile/user":                         {"user-db:user\nsystem-db:local\n"},
 		"etc/xdg/kioslaverc":                             {"[General]\nfoo=bar\n", "[Cache]\nsize=10\n", "[Proxy Settings][$i]\n", "ProxyType=2\nProxy Config Script=http://127.0.0.1:8899/proxy.pac\n"},
-		"etc/environment":                                {"LANG=en_GB.UTF-8\n", "https_proxy=http://127.0.0.1:8899\n", "no_proxy=localhost,127.0.0.1,::1\n"},
+		"etc/environment":                                {"LANG=en_GB.UTF-8\n", "https_proxy=http://127.0.0.1:8899\n", "no_proxy=localhost,127.0.0.1,::1\n", "`greengate service proxy-off` undoes this"},
 		"etc/opt/chrome/policies/managed/greengate.json": {`"ProxyMode": "pac_script"`, `"ProxyPacMandatory": true`},
 		"etc/chromium/policies/managed/greengate.json":   {`"ProxyPacUrl": "http://127.0.0.1:8899/proxy.pac"`},
 	}
@@ -274,5 +274,21 @@ func TestMacCommands(t *testing.T) {
 	}
 	if got := sysproxy.MacRemoveCommands(svcs)[0]; !slices.Equal(got, []string{"networksetup", "-setautoproxystate", "Wi-Fi", "off"}) {
 		t.Fatalf("remove %q", got)
+	}
+}
+
+// KDE's group is removed only when GreenGate's marker is in the file;
+// versions before the marker was fixed wrote one naming a command that
+// never existed, and their group must still go.
+func TestRemoveKDEWithTheOldMarker(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	write(t, root, "etc/xdg/kioslaverc", "[General]\nfoo=bar\n\n[Proxy Settings][$i]\n"+
+		"# managed by GreenGate; `greengate proxy remove` undoes this\nProxyType=2\nProxy Config Script=http://127.0.0.1:8899/proxy.pac\n")
+	if err := sysproxy.RemoveKDE(root); err != nil {
+		t.Fatal(err)
+	}
+	if k := read(t, root, "etc/xdg/kioslaverc"); k != "[General]\nfoo=bar\n" {
+		t.Errorf("kioslaverc after remove:\n%q", k)
 	}
 }
