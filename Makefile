@@ -3,6 +3,10 @@ GO        ?= go
 LISTEN    ?= 127.0.0.1:8899
 FUZZTIME  ?= 3s
 BENCHTIME ?= 1x
+# One version for every binary: installer/version.sh (git describe), stamped
+# with -X main.version by build, tray and package alike.
+VERSION   ?= $(shell installer/version.sh)
+LDFLAGS   := -X main.version=$(VERSION)
 
 .PHONY: tray-notice-test run test vet cross package package-test package-rpm-test package-test-systemd package-windows unit fuzz bench bench-matchers bench-proxy lint build deps tray
 
@@ -10,7 +14,7 @@ run: build
 	./bin/greengate run --listen $(LISTEN)
 
 build:
-	$(GO) build -trimpath -o bin/ ./cmd/greengate
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/greengate
 
 deps:
 	./scripts/deps.sh
@@ -20,7 +24,7 @@ test: deps vet cross lint unit fuzz tray
 # The tray is the one cgo binary (Fyne/GL): building it proves the cgo side
 # links, which the headless gui tests cannot.
 tray:
-	$(GO) build -o bin/ ./cmd/greengate-tray
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/greengate-tray
 
 # The tray's notice of a blocked HTTPS site, for real: agent, tray under
 # Xvfb on a private D-Bus, curl as the browser (needs xvfb, dbus). ~30 s.

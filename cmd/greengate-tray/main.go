@@ -70,7 +70,7 @@ func run(socket, open string) error {
 
 	desk, isDesktop := a.(desktop.App)
 	tray := isDesktop && trayHostReachable()
-	ui := gui.New(gui.Config{App: a, Client: c, QuitOnClose: !tray, Version: version()})
+	ui := gui.New(gui.Config{App: a, Client: c, QuitOnClose: !tray, Version: appVersion()})
 	if tray {
 		ui.SetTray(func(m *fyne.Menu, icon fyne.Resource) {
 			desk.SetSystemTrayMenu(m)
@@ -142,9 +142,18 @@ func opener(name string) (func(*gui.UI), error) {
 	return nil, fmt.Errorf("unknown window %q for -open", name)
 }
 
-// version is the module version the binary was built from, "dev" for a
-// build from a work tree.
-func version() string {
+// version is stamped by release builds with the same flag as greengate's
+// (-ldflags "-X main.version=..." from installer/version.sh: `make tray`,
+// `make package`), so the About window and `greengate version` agree.
+var version string
+
+// appVersion is the stamped version, else the module version the binary
+// was built from (go install), else "dev" for a plain build from a work
+// tree.
+func appVersion() string {
+	if version != "" {
+		return version
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}

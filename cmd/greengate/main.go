@@ -39,6 +39,7 @@ var commands = map[string]command{
 	"settings":    {cmdSettings, "validate, show or apply parental settings; set the parent password"},
 	"status":      {cmdStatus, "show whether the filter runs, pauses, grants and rule counts"},
 	"transparent": {cmdTransparent, "install or remove the nft redirect for transparent mode (Linux, root)"},
+	"version":     {cmdVersion, "print the version this binary was built from"},
 }
 
 func main() {
@@ -53,6 +54,9 @@ func run(ctx context.Context, e *env, args []string) int {
 		usage(e.stderr)
 		return 2
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = []string{"version"}
+	}
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(e.stderr, "greengate: unknown command %q\n", args[0])
@@ -63,7 +67,7 @@ func run(ctx context.Context, e *env, args []string) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: greengate COMMAND [flags] [args]\n\ncommands:")
+	fmt.Fprintln(w, "usage: greengate COMMAND [flags] [args]\n\nSee greengate(8) for the whole manual.\n\ncommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)

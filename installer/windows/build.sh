@@ -33,7 +33,7 @@ if [ "$TRAY" != no ] && command -v x86_64-w64-mingw32-gcc >/dev/null; then
 	echo "build.sh: greengate-tray.exe (cgo, MinGW-w64)"
 	# windowsgui: no console window behind the tray icon.
 	CC=x86_64-w64-mingw32-gcc CGO_ENABLED=1 GOOS=windows GOARCH=amd64 go build -trimpath \
-		-ldflags "-s -w -H windowsgui" -o "$BUILD/greengate-tray.exe" ./cmd/greengate-tray
+		-ldflags "-s -w -H windowsgui -X main.version=$VERSION" -o "$BUILD/greengate-tray.exe" ./cmd/greengate-tray
 	nsis_defs+=(-DTRAY)
 elif [ "$TRAY" = yes ]; then
 	echo "build.sh: TRAY=yes but x86_64-w64-mingw32-gcc is missing (apt-get install gcc-mingw-w64-x86-64)" >&2
