@@ -60,8 +60,19 @@ var DefaultArguments = []string{"service", "run"}
 // network. Under a real systemd with no link up, Wants=network-online
 // held `systemctl start` (and so dpkg's postinst, and boot) for the 120 s
 // of systemd-networkd-wait-online (installer/systemd-test.sh).
+//
+// Hardening: the agent writes only its settings directory (/etc/greengate:
+// settings.json, the password hash), its state directory (/var/lib: grants,
+// block log, bundles; 0700) and the admin socket's directory (/run, 0755:
+// the tray in a user's session must reach the socket); everything else is
+// read-only (ProtectSystem=strict), home directories are out of sight (the
+// proxy-on steps that write browser policies run as their own command, not
+// in the service), and UMask=0077 keeps what it writes to root. It stays
+// root: transparent mode sets SO_MARK (CAP_NET_ADMIN) and the proxy reads
+// /proc/net/tcp for the connecting user.
 const SystemdUnit = `[Unit]
 Description={{Description}}
+Documentation=man:greengate(8)
 ConditionFileIsExecutable={{Path | cmdEscape}}
 After=network.target
 StartLimitIntervalSec=300
@@ -73,6 +84,24 @@ Restart=on-failure
 RestartSec=5
 TimeoutStopSec=15
 EnvironmentFile=-/etc/default/{{Name}}
+UMask=0077
+RuntimeDirectory={{Name}}
+RuntimeDirectoryMode=0755
+StateDirectory={{Name}}
+StateDirectoryMode=0700
+ConfigurationDirectory={{Name}}
+ConfigurationDirectoryMode=0755
+ProtectSystem=strict
+ReadWritePaths=/etc/{{Name}}
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+NoNewPrivileges=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectControlGroups=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
 
 [Install]
 WantedBy=multi-user.target
