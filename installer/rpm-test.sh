@@ -53,7 +53,11 @@ check "settings.json 0600" has -rw------- /etc/greengate/settings.json
 check "settings.json is a config file" grep -qx /etc/greengate/settings.json "$T/config"
 check "settings.json is %config(noreplace)" sh -c 'rpm -qp --qf "[%{FILEFLAGS:fflags} %{FILENAMES}\n]" "$1" | grep -qx "cn /etc/greengate/settings.json"' _ "$rpmf"
 check "only settings.json is config" sh -c '[ "$(wc -l <"$1")" -eq 1 ]' _ "$T/config"
-check "/etc/greengate and /var/lib/greengate owned, 0755" sh -c 'grep -q "^drwxr-xr-x .* /etc/greengate$" "$1" && grep -q "^drwxr-xr-x .* /var/lib/greengate$" "$1"' _ "$T/files"
+check "/etc/greengate owned 0755, /var/lib/greengate owned 0700" sh -c 'grep -q "^drwxr-xr-x .* /etc/greengate$" "$1" && grep -q "^drwx------ .* /var/lib/greengate$" "$1"' _ "$T/files"
+check "man page greengate(8), gzipped" has -rw-r--r-- /usr/share/man/man8/greengate.8.gz
+check "copyright as %license" sh -c 'rpm -qp --qf "[%{FILEFLAGS:fflags} %{FILENAMES}\n]" "$1" | grep -qx "l /usr/share/licenses/greengate/copyright"' _ "$rpmf"
+check "License: Apache-2.0" sh -c '[ "$(rpm -qp --qf %{LICENSE} "$1")" = Apache-2.0 ]' _ "$rpmf"
+check "unit is hardened (ProtectSystem=strict, NoNewPrivileges)" sh -c 'grep -qx ProtectSystem=strict installer/greengate.service && grep -qx NoNewPrivileges=yes installer/greengate.service'
 for s in POSTIN:postinstall PREUN:preremove POSTUN:postremove; do
 	check "%${s%%:*} is installer/rpm/${s#*:}" sh -c 'rpm -qp --qf "%{$1}" "$2" | cmp -s - "$3"' _ "${s%%:*}" "$rpmf" "installer/rpm/${s#*:}"
 done
@@ -120,6 +124,10 @@ else
 	S=$T/systemd; mkroot "$S" systemd
 	check "systemd: rpm -i" rpmin "$S" -i "$rpmf"
 	check "systemd: %post ran cleanly" noscriptfail
+	# No agent runs in the chroot (the stub starts nothing), so proxy-on
+	# finds no PAC: %post must say so, not fail and not point browsers at
+	# a filter that does not answer.
+	check "systemd: %post tried proxy-on and warned that browsers were not pointed" grep -q "browsers were NOT pointed" "$T/rpm.out"
 	check "systemd: %post(1) daemon-reload, enable, restart" calls "$S" "$(printf 'systemctl daemon-reload\nsystemctl enable greengate.service\nsystemctl restart greengate.service')"
 	check "systemd: parent password set" sh -c 'printf "parent-pass-1\nparent-pass-1\n" | chroot "$1" /usr/bin/greengate settings password --password-stdin' _ "$S"
 	echo '{"edited": "by the parent"}' >"$S/etc/greengate/settings.json"
