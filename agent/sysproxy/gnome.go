@@ -33,7 +33,9 @@ func ApplyGNOME(root string, t Target) error {
 		return err
 	}
 	if prof == "" {
-		prof = "user-db:user\n"
+		// No profile yet: GreenGate's own, marked so Remove can take it
+		// away again (dconf profiles allow # comments).
+		return writeFile(root, gnomeProfile, []byte(ownProfile))
 	}
 	if !hasLine(prof, "system-db:local") {
 		if !strings.HasSuffix(prof, "\n") {
@@ -47,13 +49,26 @@ func ApplyGNOME(root string, t Target) error {
 	return nil
 }
 
-// RemoveGNOME removes the keyfile and locks; the profile line stays (it
-// is harmless and other software may rely on it).
+// ownProfile is the dconf user profile ApplyGNOME writes where there was
+// none: the default user database plus the local system database.
+const ownProfile = marker + "\nuser-db:user\nsystem-db:local\n"
+
+// RemoveGNOME removes the keyfile and locks, and the profile when it is
+// still the one ApplyGNOME made from nothing; a profile that was there
+// before keeps its system-db:local line (harmless, and other software may
+// rely on it).
 func RemoveGNOME(root string) error {
 	if err := removeOwned(root, gnomeKeyfile); err != nil {
 		return err
 	}
-	return removeOwned(root, gnomeLocks)
+	if err := removeOwned(root, gnomeLocks); err != nil {
+		return err
+	}
+	prof, err := readFile(root, gnomeProfile)
+	if err != nil || prof != ownProfile {
+		return err
+	}
+	return removeOwned(root, gnomeProfile)
 }
 
 // GSettingsCommands set the same for one user's running session (what

@@ -34,7 +34,13 @@ func RemoveKDE(root string) error {
 	if err != nil || text == "" || !(strings.Contains(text, marker) || strings.Contains(text, oldMarker)) {
 		return err
 	}
-	return writeFile(root, kdeFile, []byte(strings.TrimRight(dropGroup(text, "[Proxy Settings]"), "\n")+"\n"))
+	rest := strings.TrimRight(dropGroup(text, "[Proxy Settings]"), "\n")
+	if strings.TrimSpace(rest) == "" {
+		// Nothing but GreenGate's group: the file was ours (KDE has no
+		// system kioslaverc by default), so removing leaves none.
+		return removeOwned(root, kdeFile)
+	}
+	return writeFile(root, kdeFile, []byte(rest+"\n"))
 }
 
 // dropGroup removes every group whose header starts with name (with any

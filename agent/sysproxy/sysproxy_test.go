@@ -292,3 +292,36 @@ func TestRemoveKDEWithTheOldMarker(t *testing.T) {
 		t.Errorf("kioslaverc after remove:\n%q", k)
 	}
 }
+
+// On a machine that had neither a dconf profile nor a system kioslaverc,
+// Remove leaves neither: a package's removal puts /etc back as it was.
+func TestRemoveLeavesNoFileItMade(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	tg, err := sysproxy.NewTarget("127.0.0.1:8899")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sysproxy.LinuxSteps() {
+		if err := s.Apply(root, tg); err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+	}
+	if p := read(t, root, "etc/dconf/profile/user"); !strings.HasSuffix(p, "\nuser-db:user\nsystem-db:local\n") {
+		t.Errorf("made profile:\n%s", p)
+	}
+	for _, s := range sysproxy.LinuxSteps() {
+		if err := s.Remove(root); err != nil {
+			t.Fatalf("remove %s: %v", s.Name, err)
+		}
+	}
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			if rel != "etc/environment" { // Debian ships it, empty
+				t.Errorf("%s left after remove", rel)
+			}
+		}
+		return nil
+	})
+}
