@@ -123,6 +123,12 @@ type Config struct {
 	Version string
 	// Notify shows a desktop notification; App.SendNotification if nil.
 	Notify func(*fyne.Notification)
+	// SetFirstPassword sets the first parent password as an administrator
+	// (on Linux: pkexec greengate settings password), for the first-run
+	// wizard: only an administrator may set it. Nil asks the agent
+	// directly, which refuses a non-administrator's account; the wizard
+	// then says how an administrator sets it.
+	SetFirstPassword func(ctx context.Context, password string) error
 }
 
 // UI owns the tray app's windows. One UI per app; not safe for use from
@@ -171,15 +177,17 @@ func (u *UI) Translator() *Translator { return u.tr }
 // env is what every screen gets: the client, the words, the clock and the way
 // to call the agent without blocking the UI.
 type env struct {
-	client Client
-	tr     *Translator
-	now    func() time.Time
-	goFn   func(func())
-	prefs  fyne.Preferences
+	client   Client
+	tr       *Translator
+	now      func() time.Time
+	goFn     func(func())
+	prefs    fyne.Preferences
+	firstPwd func(ctx context.Context, password string) error
 }
 
 func (u *UI) env() env {
-	return env{client: u.cfg.Client, tr: u.tr, now: u.cfg.Now, goFn: u.cfg.Go, prefs: u.cfg.App.Preferences()}
+	return env{client: u.cfg.Client, tr: u.tr, now: u.cfg.Now, goFn: u.cfg.Go, prefs: u.cfg.App.Preferences(),
+		firstPwd: u.cfg.SetFirstPassword}
 }
 
 // call runs work against the agent with CallTimeout off the UI goroutine and

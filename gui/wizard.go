@@ -110,9 +110,18 @@ func newWizardScreen(e env, onDone func(password string)) *wizardScreen {
 
 	intro := widget.NewLabel(tr.T("wizard.intro"))
 	intro.Wrapping = fyne.TextWrapWord
+	// No password yet: only an administrator may set the first one. Say
+	// so and how, before anyone types a password that would be refused.
+	adminKey := "wizard.admin_terminal"
+	if e.firstPwd != nil {
+		adminKey = "wizard.admin"
+	}
+	admin := widget.NewLabel(tr.T(adminKey))
+	admin.Wrapping = fyne.TextWrapWord
+	admin.Importance = widget.WarningImportance
 	s.content = container.NewVBox(
 		widget.NewLabelWithStyle(tr.T("wizard.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		intro,
+		intro, admin,
 		widget.NewLabel(tr.T("wizard.step1")), s.password, s.confirm,
 		widget.NewLabel(tr.T("wizard.step2")), s.template,
 		s.finish, s.message,
@@ -145,7 +154,11 @@ func (s *wizardScreen) done() {
 	s.message.SetText("")
 	call(s.env, func(ctx context.Context) (struct{}, error) {
 		c := s.env.client
-		if err := c.SetPassword(ctx, "", pw); err != nil {
+		set := func(ctx context.Context, pw string) error { return c.SetPassword(ctx, "", pw) }
+		if s.env.firstPwd != nil {
+			set = s.env.firstPwd // as an administrator (pkexec)
+		}
+		if err := set(ctx, pw); err != nil {
 			return struct{}{}, fmt.Errorf("setting the parent password: %w", err)
 		}
 		if err := c.Login(ctx, pw); err != nil {

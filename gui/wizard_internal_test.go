@@ -1,7 +1,9 @@
 package gui
 
 import (
+	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +118,37 @@ func TestWizardWithoutTray(t *testing.T) {
 			t.Logf("open: %q (before: %d)", w.Title(), before)
 		}
 		t.Errorf("open windows = %d, want 1 (settings)", got)
+	}
+}
+
+// Only an administrator may set the first parent password: the wizard says
+// so, and with SetFirstPassword (pkexec in the tray's main) it sets the
+// password that way instead of asking the agent as the user; the rest of
+// the wizard then runs on the agent with that password.
+func TestWizardFirstPasswordAsAdministrator(t *testing.T) {
+	f := newFake(t, "Login", "Status", "Settings", "SaveSettings")
+	u := newTestUI(t, f, LangEnglish, nil)
+	var got string
+	u.cfg.SetFirstPassword = func(_ context.Context, pw string) error {
+		got = pw
+		f.password = pw // what root's greengate settings password does
+		return nil
+	}
+	s := u.ShowWizard()
+	if all := windowTexts(u.windows[winWizard]); !slices.ContainsFunc(all, func(s string) bool { return strings.Contains(s, "Only an administrator") }) {
+		t.Errorf("wizard does not say who sets the password: %q", all)
+	}
+	test.Type(s.password, "secret1")
+	test.Type(s.confirm, "secret1")
+	test.Tap(s.finish)
+	if s.message.Text != "" || got != "secret1" || len(f.saved) != 1 {
+		t.Fatalf("message %q, SetFirstPassword got %q, saves %d", s.message.Text, got, len(f.saved))
+	}
+
+	// Without it (Windows, no pkexec) the wizard names the terminal command.
+	u2 := newTestUI(t, newFake(t), LangEnglish, nil)
+	u2.ShowWizard()
+	if all := windowTexts(u2.windows[winWizard]); !slices.ContainsFunc(all, func(s string) bool { return strings.Contains(s, "sudo greengate settings password") }) {
+		t.Errorf("wizard without pkexec does not name the command: %q", all)
 	}
 }

@@ -70,7 +70,7 @@ func run(socket, open string) error {
 
 	desk, isDesktop := a.(desktop.App)
 	tray := isDesktop && trayHostReachable()
-	ui := gui.New(gui.Config{App: a, Client: c, QuitOnClose: !tray, Version: appVersion()})
+	ui := gui.New(gui.Config{App: a, Client: c, QuitOnClose: !tray, Version: appVersion(), SetFirstPassword: firstPasswordSetter()})
 	if tray {
 		ui.SetTray(func(m *fyne.Menu, icon fyne.Resource) {
 			desk.SetSystemTrayMenu(m)
