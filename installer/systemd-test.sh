@@ -5,9 +5,21 @@
 # a SIGKILL, stops for the parent, and goes away with dpkg -r / --purge.
 # Root only. Not part of `make test`: run `make package-test-systemd`.
 #
+# "Installed means protected", for real: after `dpkg -i` and no other
+# step, a headless Chromium run by the ordinary user "child" (no proxy
+# flag: it must pick up the managed policy the package wrote) gets the
+# block page for a blocked plain-HTTP site and a refused tunnel for a
+# blocked HTTPS one, while an allowed site loads. The sites are local
+# origins inside the container (python3 servers on 127.0.0.2 and
+# 127.0.0.3, named in the container's /etc/hosts), so nothing leaves it.
+# /etc is listed with checksums before the install and after the purge,
+# and the two must match.
+#
 # The container is a minimal Debian (systemd, dbus, curl, procps,
-# util-linux, passwd) made once with mmdebstrap or debootstrap from the
-# mirror in apt's sources and cached as a tarball in $CACHE; each run
+# util-linux, passwd, chromium, python3) made once with mmdebstrap or
+# debootstrap from the mirror in apt's sources (mmdebstrap adds its
+# -security suite, where Debian updates chromium) and cached as a
+# tarball in $CACHE (about 1 GB); each run
 # extracts it to a temp dir, boots it with --private-network (its own
 # loopback only: nothing it does can leave) and deletes it afterwards.
 # If no root filesystem can be made, it falls back to booting the host's
@@ -37,13 +49,14 @@ if [ -z "$deb" ]; then
 fi
 
 CACHE=${CACHE:-/var/cache/greengate-test}
-PKGS=systemd,systemd-sysv,dbus,curl,procps,util-linux,passwd
+PKGS=systemd,systemd-sysv,dbus,curl,procps,util-linux,passwd,chromium,python3
 SUITE=${SUITE:-$( . /etc/os-release 2>/dev/null; echo "${VERSION_CODENAME:-bookworm}")}
 # The Debian mirror apt uses here (deb822 "URIs:" or one-line "deb"),
 # not the security archive.
 MIRROR=${MIRROR:-$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
 	grep -Eo 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -1 | tr -d ' ')}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${SECURITY_MIRROR:-${MIRROR%/debian*}/debian-security}
 tarball=$CACHE/rootfs-$SUITE-$(echo "$PKGS" | md5sum | cut -c1-8).tar
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/greengate-systemd.XXXXXX")
@@ -99,8 +112,9 @@ make_rootfs() {
 	local tmp=$CACHE/.tmp-$$-$(basename "$tarball")
 	local tool=${BOOTSTRAP:-$(command -v mmdebstrap >/dev/null && echo mmdebstrap || echo debootstrap)}
 	if [ "$tool" = mmdebstrap ] && command -v mmdebstrap >/dev/null; then
-		echo "systemd-test: building $tarball with mmdebstrap from $MIRROR (once; ~1-2 min)"
-		mmdebstrap --variant=minbase --format=tar --include="$PKGS" "$SUITE" "$tmp" "$MIRROR" >"$work/rootfs.log" 2>&1 ||
+		echo "systemd-test: building $tarball with mmdebstrap from $MIRROR (once; ~3-10 min)"
+		mmdebstrap --variant=minbase --format=tar --include="$PKGS" "$SUITE" "$tmp" \
+			"deb $MIRROR $SUITE main" "deb $SECURITY_MIRROR $SUITE-security main" >"$work/rootfs.log" 2>&1 ||
 			{ rm -rf "$tmp"; return 1; }
 	elif [ "$tool" = debootstrap ] && command -v debootstrap >/dev/null; then
 		echo "systemd-test: building $tarball with debootstrap from $MIRROR (once; ~2-4 min)"
@@ -212,12 +226,85 @@ check "system running (or degraded)" 'case $state in running | degraded) ;; *) e
 unit=/lib/systemd/system/greengate.service gg=greengate
 # within: CODE succeeds in under 30 s.
 within() { local t=$SECONDS; eval "$1" || return; [ $((SECONDS - t)) -lt 30 ] || { echo "took $((SECONDS - t)) s"; return 1; }; }
+# etc_listing prints every path under the container's /etc with its type,
+# mode, owner and link target, then the checksum of every file.
+etc_listing() {
+	ct sh -c 'find /etc -xdev -printf "%y %m %u:%g %p %l\n" | sort; find /etc -xdev -type f -print0 | sort -z | xargs -0 sha256sum'
+}
+# browse URL [FLAG...]: headless Chromium as the child, with no proxy flag
+# (the managed policy or the environment the package wrote must send it
+# through the filter), in a new empty profile; prints the page's DOM.
+browse() {
+	local url=$1; shift
+	child "d=\$(mktemp -d) && timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync --user-data-dir=\$d $* --dump-dom '$url' 2>/dev/null; rm -rf \$d"
+}
+# The origins: "blocked" sites (names in the default adult list) on
+# 127.0.0.2 and an allowed one (kids.example) on 127.0.0.3, each on port
+# 80 and on 443 with a self-signed certificate, each page saying which
+# origin it is. Transient units of the container's systemd: they write
+# nothing under /etc and go with the container.
+#
+# Chromium's HSTS preload list turns http:// into https:// for some of the
+# best-known names (pornhub.com is one), which would hide the plain-HTTP
+# block page; the test uses the first candidate that Chromium loads over
+# plain HTTP from its origin before the install.
+CANDIDATES="pornhub.org xvideos2.com tube8.com motherless.com 91porn.com pornhub.com"
+start_origins() {
+	local srv=$work/root/srv/gg
+	mkdir -p "$srv"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=greengate-test \
+		-addext "subjectAltName=DNS:kids.example$(for c in $CANDIDATES; do printf ',DNS:%s,DNS:www.%s' "$c" "$c"; done)" \
+		-keyout "$srv/key.pem" -out "$srv/cert.pem" 2>/dev/null || return 1
+	cat >"$srv/serve.py" <<'PY'
+import http.server, ssl, sys, threading
+addr, name = sys.argv[1], sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = ("<html><body><p>GG-ORIGIN-%s</p></body></html>" % name).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+plain = http.server.ThreadingHTTPServer((addr, 80), H)
+tls = http.server.ThreadingHTTPServer((addr, 443), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain("/srv/gg/cert.pem", "/srv/gg/key.pem")
+tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+threading.Thread(target=tls.serve_forever, daemon=True).start()
+plain.serve_forever()
+PY
+	ct sh -c "{ echo 127.0.0.3 kids.example; for c in $CANDIDATES; do echo 127.0.0.2 \$c www.\$c; done; } >>/etc/hosts" &&
+		ct systemd-run -q --unit=gg-origin-blocked python3 /srv/gg/serve.py 127.0.0.2 BLOCKED-SITE &&
+		ct systemd-run -q --unit=gg-origin-allowed python3 /srv/gg/serve.py 127.0.0.3 ALLOWED-SITE || return 1
+	for _ in $(seq 50); do
+		ct curl -s --noproxy '*' http://kids.example/ | grep -q GG-ORIGIN-ALLOWED-SITE &&
+			ct curl -s --noproxy '*' http://www.pornhub.org/ | grep -q GG-ORIGIN-BLOCKED-SITE && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+check "useradd child" 'ct useradd -m -s /bin/sh child'
+check "child is a real non-root user (su works)" '[ "$(child "id -un"):$(child "id -u")" = "child:$(ct id -u child)" ] && [ "$(ct id -u child)" != 0 ]'
 if [ "$mode" = rootfs ]; then
 	# A machine whose network is not up: networkd's wait-online (enabled
 	# on many systemd machines) times out after 120 s with no link, and a
 	# unit that wants network-online.target waits for it.
 	ct systemctl enable -q systemd-networkd.service systemd-networkd-wait-online.service
-	check "dpkg -i (no network: must not wait for it)" 'within "ct dpkg -i /root/greengate.deb"'
+	check "local origins serve (adult-list names -> 127.0.0.2, kids.example -> 127.0.0.3; HTTP and HTTPS)" 'start_origins'
+	blocked=
+	for c in $CANDIDATES; do
+		browse "http://www.$c/" | grep -q GG-ORIGIN-BLOCKED-SITE && { blocked=www.$c; break; }
+		echo "     (Chromium does not load http://www.$c/ over plain HTTP: HSTS preload; next)"
+	done
+	check "Chromium before the install: a blocked-to-be site loads from its origin (${blocked:-none}: nothing filters yet)" '[ -n "$blocked" ]'
+	etc_listing >"$work/etc-before"
+	check "dpkg -i (no network: must not wait for it)" 'within "ct dpkg -i /root/greengate.deb >\"\$work/dpkg-i.out\" 2>&1"; rc=$?; cat "$work/dpkg-i.out"; exit $rc'
+	check "postinst turned filtering on by itself (proxy-on)" 'grep "greengate:" "$work/dpkg-i.out"; grep -q "filtering is on" "$work/dpkg-i.out"'
 else
 	# /usr is the host's, read-only: install the way a non-package user would.
 	ct mkdir -p /etc/greengate
@@ -231,17 +318,38 @@ agent_answers
 check "systemctl is-active: active" '[ "$(active)" = active ]'
 check "systemctl is-enabled: enabled" '[ "$(ct systemctl is-enabled greengate)" = enabled ]'
 check "unit file in place and the one loaded ($unit)" 'ct test -f $unit && [ "$(ct systemctl show -p FragmentPath --value greengate)" = $unit ]'
+check "unit is hardened (ProtectSystem=strict, NoNewPrivileges, UMask 0077)" '[ "$(ct systemctl show -p ProtectSystem --value greengate)" = strict ] && [ "$(ct systemctl show -p NoNewPrivileges --value greengate)" = yes ] && [ "$(ct systemctl show -p UMask --value greengate)" = 0077 ]'
 check "service status says running under linux-systemd" 'o=$(ct greengate service status); echo "$o"; grep -qx "service: running (linux-systemd)" <<<"$o"'
 check "agent answers (greengate status)" 'ct greengate status'
+check "admin socket reachable by users, state dir root-only" '[ "$(ct stat -c %a /run/greengate)" = 755 ] && [ "$(ct stat -c %a /var/lib/greengate)" = 700 ]'
 check "blocked site gets the block page (403)" '[ "$(ct curl -s -o /dev/null -w "%{http_code}" -x http://127.0.0.1:8899 http://pornhub.com/)" = 403 ]'
 check "journal has the agent's log" 'ct journalctl -u greengate --no-pager -q | grep -q .'
-check "parent password set" 'printf "parent-pass-1\nparent-pass-1\n" | ct greengate settings password --password-stdin'
-check "useradd child" 'ct useradd -m -s /bin/sh child'
-check "child is a real non-root user (su works)" '[ "$(child "id -un"):$(child "id -u")" = "child:$(ct id -u child)" ] && [ "$(ct id -u child)" != 0 ]'
+if [ "$mode" = rootfs ]; then
+	check "postinst pointed browsers at the filter (Chromium policy, /etc/environment)" 'ct grep -q pac_script /etc/chromium/policies/managed/greengate.json && ct grep -q "^http_proxy=http://127.0.0.1:8899" /etc/environment'
+	check "the marker names the real command" 'ct grep -qF "\`greengate service proxy-off\` undoes this" /etc/environment'
+	check "Chromium (child, no proxy flag): allowed local site loads" 'o=$(browse http://kids.example/); grep -q GG-ORIGIN-ALLOWED-SITE <<<"$o" || { echo "$o" | head -5; exit 1; }'
+	check "the default rules block $blocked" 'ct greengate check "$blocked"; [ $? = 1 ]'
+	check "Chromium (child, no proxy flag): blocked HTTP site ($blocked) gets the block page" 'o=$(browse http://$blocked/); grep -q "This page is blocked" <<<"$o" && ! grep -q GG-ORIGIN <<<"$o" || { echo "$o" | head -5; exit 1; }'
+	# --ignore-certificate-errors: the self-signed origin is then
+	# no obstacle, so only the filter can stop the blocked one.
+	check "Chromium (child, no proxy flag): allowed HTTPS site loads" 'o=$(browse https://kids.example/ --ignore-certificate-errors); grep -q GG-ORIGIN-ALLOWED-SITE <<<"$o" || { echo "$o" | head -5; exit 1; }'
+	# Chromium's NetLog records the navigation's error: -111 is
+	# ERR_TUNNEL_CONNECTION_FAILED, the proxy refusing the CONNECT.
+	check "Chromium (child, no proxy flag): blocked HTTPS site ($blocked) is refused (tunnel failed, net error -111)" 'o=$(browse https://$blocked/ --ignore-certificate-errors --log-net-log=/tmp/gg-netlog.json); ! grep -q GG-ORIGIN <<<"$o" &&
+		e=$(ct grep -o "\"net_error\":-[0-9]*" /tmp/gg-netlog.json | sort | uniq -c); echo "$e"; grep -q "net_error\":-111" <<<"$e"'
+	check "the blocks are in the block log" 'n=$(ct greengate status --json | grep -o "\"blocked_today\": *[0-9]*" | grep -o "[0-9]*$"); echo "blocked_today=$n"; [ "${n:-0}" -ge 2 ]'
+fi
+check "child cannot set the first parent password" '! o=$(child "printf \"child-pass-1\nchild-pass-1\n\" | $gg settings password --password-stdin" 2>&1) && echo "$o"'
+# If it could, the child's password is the current one now.
+ct test -s /etc/greengate/password && child_set=1 || child_set=0
+check "parent password set (root)" 'if [ $child_set = 1 ]; then printf "child-pass-1\nparent-pass-1\nparent-pass-1\n"; else printf "parent-pass-1\nparent-pass-1\n"; fi | ct greengate settings password --password-stdin'
 check "child's browsing is filtered too (403)" '[ "$(child "curl -s -o /dev/null -w %{http_code} -x http://127.0.0.1:8899 http://pornhub.com/")" = 403 ]'
 check "child cannot stop it with greengate (even with the password)" '! o=$(child "echo parent-pass-1 | $gg service stop --password-stdin" 2>&1) && echo "$o" && grep -q "refused" <<<"$o"'
 check "child cannot systemctl stop it (no polkit auth)" '! o=$(child "systemctl stop greengate" 2>&1) && echo "$o" && grep -Eqi "access denied|authentication required" <<<"$o"'
 check "child cannot read the settings" '! o=$(child "cat /etc/greengate/settings.json" 2>&1) && echo "$o" && grep -qi "permission denied" <<<"$o"'
+check "child cannot read the block log (state dir)" '! o=$(child "ls /var/lib/greengate" 2>&1) && echo "$o" && grep -qi "permission denied" <<<"$o"'
+check "child cannot read the agent's journal" '! child "journalctl -u greengate -q --no-pager 2>/dev/null" | grep -q .'
+check "child cannot proxy-off" '! o=$(child "echo parent-pass-1 | $gg service proxy-off --password-stdin" 2>&1) && echo "$o" && grep -q "refused" <<<"$o"'
 pid=$(main_pid)
 # Never kill 0 or 1 (kill 0 run through nsenter hits this script's own
 # process group on the host).
@@ -269,8 +377,12 @@ if [ "$mode" = rootfs ]; then
 	check "no agent left running" '! ct pgrep -f "greengate service run"'
 	check "unit disabled and gone" '! ct systemctl is-enabled greengate && ! ct test -e /etc/systemd/system/multi-user.target.wants/greengate.service && ! ct test -e $unit'
 	check "settings kept for a reinstall" 'ct test -e /etc/greengate/settings.json'
+	check "browsers no longer pointed at the filter (policy and /etc/environment block gone)" '! ct test -e /etc/chromium/policies/managed/greengate.json && ! ct grep -q GreenGate /etc/environment'
+	check "Chromium after dpkg -r: browsing works, unfiltered (the PAC is not left behind)" 'o=$(browse http://$blocked/); grep -q GG-ORIGIN-BLOCKED-SITE <<<"$o" || { echo "$o" | head -5; exit 1; }'
 	check "dpkg --purge" 'ct dpkg --purge greengate'
 	check "/etc/greengate and /var/lib/greengate gone" '! ct ls -d /etc/greengate /var/lib/greengate'
+	etc_listing >"$work/etc-after"
+	check "/etc after the purge is /etc before the install (listing + checksums)" 'diff "$work/etc-before" "$work/etc-after"'
 else
 	check "greengate service uninstall" 'echo parent-pass-1 | ct greengate service uninstall --password-stdin'
 	check "no agent left running" '! ct pgrep -f "greengate service run"'
