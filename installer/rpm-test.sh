@@ -22,7 +22,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 command -v rpm >/dev/null || { echo "rpm-test: skipped: no rpm (apt-get install rpm)"; exit 0; }
-rpmf=$(ls -t dist/greengate-*.rpm 2>/dev/null | head -1)
+rpmf=$(ls -t dist/greengate-[0-9]*.rpm 2>/dev/null | head -1) # not greengate-tray-*
 [ -n "$rpmf" ] || { echo "rpm-test: no package; run make package" >&2; exit 2; }
 T=$(mktemp -d /tmp/rpm-test.XXXXXX)
 trap '[ -n "${KEEP:-}" ] && echo "rpm-test: kept $T" || rm -rf "$T"' EXIT
