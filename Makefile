@@ -56,9 +56,11 @@ bench-proxy: ; ./scripts/bench-proxy.sh
 lint:
 	./scripts/lint.sh
 
-# The .deb and .rpm (dist/; PACKAGERS="deb rpm"): static binary, systemd
-# unit, default settings as a conffile, maintainer scripts. nfpm is run at
-# a pinned version via go run.
+# The .deb and .rpm of greengate (static binary, hardened systemd unit,
+# default settings as a conffile, maintainer scripts that turn filtering
+# on and off, man page, copyright, changelog) and of greengate-tray (cgo;
+# TRAY=0 skips it) in dist/; PACKAGERS="deb rpm". nfpm is run at a pinned
+# version via go run. `lintian dist/*.deb` has no errors or warnings.
 package:
 	./installer/package.sh
 
@@ -80,7 +82,9 @@ package-rpm-test: package
 	./installer/rpm-test.sh
 
 # Root only: the .deb under a real systemd (PID 1) in a throw-away
-# systemd-nspawn container (needs systemd-container, and mmdebstrap or
-# debootstrap for the cached Debian root filesystem). Host unchanged.
+# systemd-nspawn container (needs systemd-container, openssl, and mmdebstrap
+# or debootstrap for the cached Debian root filesystem with chromium, ~1 GB,
+# made once): installed means protected, shown with headless Chromium as
+# an ordinary user; /etc as it was after the purge. ~2 min. Host unchanged.
 package-test-systemd: package
 	./installer/systemd-test.sh

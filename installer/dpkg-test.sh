@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the built .deb on this machine, checks the service runs, filters
 # and resists a non-root user, then purges it. Root only; it changes the
-# machine (init script, /etc/greengate, port 8899) for about 30 s and
+# machine (init script, /etc/greengate, port 8899, and through postinst's
+# proxy-on the browsers' and desktop's proxy settings) for about 30 s and
 # restores it. Not part of `make test`: run `make package-test`.
 #
 # Uses whatever service system is there (System V when systemd is not
@@ -21,6 +22,7 @@ check "dpkg -i" dpkg -i "$deb"
 for _ in $(seq 50); do greengate status >/dev/null 2>&1 && break; sleep 0.1; done
 check "service runs" greengate service status
 check "agent answers" greengate status
+check "postinst pointed browsers at the filter (proxy-on)" grep -q pac_script /etc/chromium/policies/managed/greengate.json
 check "blocked site gets the block page" sh -c '[ "$(curl -s -o /dev/null -w %{http_code} -x http://127.0.0.1:8899 http://pornhub.com/)" = 403 ]'
 check "parent password set" sh -c 'printf "parent-pass-1\nparent-pass-1\n" | greengate settings password --password-stdin'
 check "child cannot stop the service" sh -c '! su nobody -s /bin/sh -c "echo parent-pass-1 | greengate service stop --password-stdin"'
@@ -30,7 +32,7 @@ check "still running" greengate status
 check "wrong password refused" sh -c '! (echo nope-nope | greengate service stop --password-stdin)'
 check "parent stops it" sh -c 'echo parent-pass-1 | greengate service stop --password-stdin'
 check "dpkg --purge" dpkg --purge greengate
-check "nothing left" sh -c '! ls /etc/init.d/greengate /etc/rc2.d/S50greengate /etc/greengate /var/lib/greengate 2>/dev/null | grep -q .'
+check "nothing left" sh -c '! ls /etc/init.d/greengate /etc/rc2.d/S50greengate /etc/greengate /var/lib/greengate /etc/chromium/policies/managed/greengate.json 2>/dev/null | grep -q . && ! grep -q GreenGate /etc/environment'
 trap - EXIT
 echo "dpkg-test: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
