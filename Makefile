@@ -14,7 +14,7 @@ run: build
 	./bin/greengate run --listen $(LISTEN)
 
 build:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/greengate
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/greengate ./cmd/greengate-publisher
 
 deps:
 	./scripts/deps.sh

@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"serve":   {"serve a directory of bundles over HTTP(S) with ETags", cmdServe},
 		"verify":  {"verify a bundle against pinned root keys", cmdVerify},
 		"inspect": {"print a bundle's metadata and counts, optionally diffed", cmdInspect},
+		"version": {"print the version this binary was built from", cmdVersion},
 	}
 }
 
