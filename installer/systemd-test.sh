@@ -373,6 +373,11 @@ check "stopped: inactive, not failed" '[ "$(active)" = inactive ]'
 check "stays stopped (no restart after a clean stop, 6 s)" 'sleep 6; [ "$(active)" = inactive ]'
 check "root starts it again" 'ct greengate service start && agent_answers'
 if [ "$mode" = rootfs ]; then
+	# An upgrade in place (the same package again): prerm upgrade stops
+	# the agent, postinst restarts it and turns filtering on again.
+	check "dpkg -i again (upgrade in place): running, browsers still pointed, blocked" 'ct dpkg -i /root/greengate.deb >/dev/null 2>&1 && agent_answers && [ "$(active)" = active ] &&
+		ct grep -q pac_script /etc/chromium/policies/managed/greengate.json &&
+		[ "$(ct curl -s -o /dev/null -w "%{http_code}" -x http://127.0.0.1:8899 http://$blocked/)" = 403 ]'
 	check "dpkg -r" 'ct dpkg -r greengate'
 	check "no agent left running" '! ct pgrep -f "greengate service run"'
 	check "unit disabled and gone" '! ct systemctl is-enabled greengate && ! ct test -e /etc/systemd/system/multi-user.target.wants/greengate.service && ! ct test -e $unit'
