@@ -13,13 +13,17 @@
 # origins inside the container (python3 servers on 127.0.0.2 and
 # 127.0.0.3, named in the container's /etc/hosts), so nothing leaves it.
 # /etc is listed with checksums before the install and after the purge,
-# and the two must match.
+# and the two must match. When dist/ has greengate-tray's .deb too, it is
+# installed (its dependencies come with the root filesystem) and run as
+# the child in Xvfb before any password is set: its first-run wizard must
+# open (screenshot in $OUT).
 #
 # The container is a minimal Debian (systemd, dbus, curl, procps,
-# util-linux, passwd, chromium, python3) made once with mmdebstrap or
+# util-linux, passwd, chromium, python3, and the tray's X server, GL, X11
+# and CJK font packages) made once with mmdebstrap or
 # debootstrap from the mirror in apt's sources (mmdebstrap adds its
 # -security suite, where Debian updates chromium) and cached as a
-# tarball in $CACHE (about 1 GB); each run
+# tarball in $CACHE (about 1.5 GB); each run
 # extracts it to a temp dir, boots it with --private-network (its own
 # loopback only: nothing it does can leave) and deletes it afterwards.
 # If no root filesystem can be made, it falls back to booting the host's
@@ -34,6 +38,7 @@
 #   SUITE=bookworm  BOOTSTRAP=mmdebstrap|debootstrap (default: the first found)
 #   GREENGATE_SYSTEMD_FALLBACK=1 (force the /usr fallback)
 #   VERBOSE=1 (show the output of passing checks too)
+#   OUT=/tmp/greengate-systemd-test (where the tray's screenshot goes)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 start_time=$(date +%s)
@@ -49,7 +54,11 @@ if [ -z "$deb" ]; then
 fi
 
 CACHE=${CACHE:-/var/cache/greengate-test}
-PKGS=systemd,systemd-sysv,dbus,curl,procps,util-linux,passwd,chromium,python3
+OUT=${OUT:-/tmp/greengate-systemd-test} # the tray's screenshot
+mkdir -p "$OUT"
+# chromium and python3 for the browsing checks; the X server, GL and
+# X11 libraries and the CJK font for greengate-tray's.
+PKGS=systemd,systemd-sysv,dbus,curl,procps,util-linux,passwd,chromium,python3,xvfb,x11-utils,libgl1,libgl1-mesa-dri,libx11-6,libxcursor1,libxrandr2,libxinerama1,libxi6,libxxf86vm1,fonts-noto-cjk
 SUITE=${SUITE:-$( . /etc/os-release 2>/dev/null; echo "${VERSION_CODENAME:-bookworm}")}
 # The Debian mirror apt uses here (deb822 "URIs:" or one-line "deb"),
 # not the security archive.
@@ -136,6 +145,8 @@ if [ "${GREENGATE_SYSTEMD_FALLBACK:-0}" != 1 ] && { [ -s "$tarball" ] || make_ro
 	mode=rootfs
 	tar -C "$work/root" -xf "$tarball" || { echo "systemd-test: extracting $tarball failed" >&2; exit 2; }
 	cp "$deb" "$work/root/root/greengate.deb"
+	tray=$(ls -t dist/greengate-tray_*.deb 2>/dev/null | head -1)
+	[ -z "$tray" ] || cp "$tray" "$work/root/root/greengate-tray.deb"
 	# The host's /etc/machine-id is not copied; an empty one makes systemd
 	# generate a transient id without the first-boot machinery.
 	: >"$work/root/etc/machine-id"
@@ -288,6 +299,36 @@ PY
 	return 1
 }
 
+# tray_first_start runs the tray as the child in a virtual X server (no
+# D-Bus session: it shows its windows instead of a tray icon), waits for the
+# first-run wizard's window, and keeps a screenshot (Xvfb's frame buffer) in
+# the container's /tmp/tray-screen.xwd.
+tray_first_start() {
+	# Through the container: nspawn mounts its own /tmp.
+	ct sh -c 'cat >/tmp/tray-run.sh && chmod 0755 /tmp/tray-run.sh' <<'SH'
+#!/bin/sh
+mkdir -p /tmp/fb-child
+Xvfb :5 -screen 0 800x640x24 -fbdir /tmp/fb-child -nolisten tcp >/tmp/xvfb.log 2>&1 &
+x=$!
+sleep 2
+DISPLAY=:5 LANG=C.UTF-8 greengate-tray >/tmp/tray.log 2>&1 &
+t=$!
+ok=1 i=0
+while [ $i -lt 90 ]; do
+	DISPLAY=:5 xwininfo -root -tree 2>/dev/null | grep -qi welcome && { ok=0; break; }
+	i=$((i + 1)); sleep 1
+done
+[ $ok = 0 ] && sleep 10 # the first frame under llvmpipe is slow
+cp /tmp/fb-child/Xvfb_screen0 /tmp/tray-screen.xwd
+DISPLAY=:5 xwininfo -root -tree | grep -o '"[^"]*GreenGate[^"]*"\|"[^"]*Welcome[^"]*"' | sort -u
+kill $t $x
+exit $ok
+SH
+	child /tmp/tray-run.sh
+	local rc=$?
+	ct cat /tmp/tray-screen.xwd >"$work/tray-screen.xwd" 2>/dev/null
+	return $rc
+}
 check "useradd child" 'ct useradd -m -s /bin/sh child'
 check "child is a real non-root user (su works)" '[ "$(child "id -un"):$(child "id -u")" = "child:$(ct id -u child)" ] && [ "$(ct id -u child)" != 0 ]'
 if [ "$mode" = rootfs ]; then
@@ -339,6 +380,15 @@ if [ "$mode" = rootfs ]; then
 		e=$(ct grep -o "\"net_error\":-[0-9]*" /tmp/gg-netlog.json | sort | uniq -c); echo "$e"; grep -q "net_error\":-111" <<<"$e"'
 	check "the blocks are in the block log" 'n=$(ct greengate status --json | grep -o "\"blocked_today\": *[0-9]*" | grep -o "[0-9]*$"); echo "blocked_today=$n"; [ "${n:-0}" -ge 2 ]'
 fi
+if [ "$mode" = rootfs ] && [ -n "${tray:-}" ]; then
+	check "dpkg -i greengate-tray (its dependencies: GL, X11, a CJK font)" 'ct dpkg -i /root/greengate-tray.deb'
+	check "tray starts with every session (/etc/xdg/autostart), is in the menus, has its icon" 'ct test -f /etc/xdg/autostart/greengate-tray.desktop && ct test -f /usr/share/applications/greengate-tray.desktop && ct test -f /usr/share/icons/hicolor/scalable/apps/greengate.svg'
+	check "tray carries the agent's version stamp" 'v=$(ct greengate version | cut -d" " -f2); echo "$v"; [ -n "$v" ] && [ "$v" != dev ] && ct grep -qaF "$v" /usr/bin/greengate-tray'
+	check "tray, child's session, no password yet: opens the first-run wizard" 'tray_first_start'
+	[ -s "$work/tray-screen.xwd" ] && command -v convert >/dev/null &&
+		convert "xwd:$work/tray-screen.xwd" "$OUT/tray-first-start.png" 2>/dev/null &&
+		echo "     (screenshot: $OUT/tray-first-start.png)"
+fi
 check "child cannot set the first parent password" '! o=$(child "printf \"child-pass-1\nchild-pass-1\n\" | $gg settings password --password-stdin" 2>&1) && echo "$o"'
 # If it could, the child's password is the current one now.
 ct test -s /etc/greengate/password && child_set=1 || child_set=0
@@ -378,6 +428,7 @@ if [ "$mode" = rootfs ]; then
 	check "dpkg -i again (upgrade in place): running, browsers still pointed, blocked" 'ct dpkg -i /root/greengate.deb >/dev/null 2>&1 && agent_answers && [ "$(active)" = active ] &&
 		ct grep -q pac_script /etc/chromium/policies/managed/greengate.json &&
 		[ "$(ct curl -s -o /dev/null -w "%{http_code}" -x http://127.0.0.1:8899 http://$blocked/)" = 403 ]'
+	[ -z "${tray:-}" ] || check "dpkg --purge greengate-tray" 'ct dpkg --purge greengate-tray'
 	check "dpkg -r" 'ct dpkg -r greengate'
 	check "no agent left running" '! ct pgrep -f "greengate service run"'
 	check "unit disabled and gone" '! ct systemctl is-enabled greengate && ! ct test -e /etc/systemd/system/multi-user.target.wants/greengate.service && ! ct test -e $unit'
