@@ -18,6 +18,12 @@
 // (Options.MaxLineLen), whatever the file's size. Gzip input is detected by
 // its magic bytes and decompressed on the fly, up to Options.MaxBytes.
 //
+// A block entry that is a public suffix (a registry such as co.uk, or a
+// hosting platform such as akamaiedge.net or sakura.ne.jp, after
+// golang.org/x/net/publicsuffix) is skipped as ReasonSuffix: it names
+// thousands of other people's sites, never one site, and real lists carry
+// such entries by mistake.
+//
 // Bad lines fail open for the line and closed for the list: a line that
 // cannot be an entry is skipped, counted by reason and reported as
 // "file:line: reason" (the first few are kept in Stats.Errors); a list
@@ -40,6 +46,8 @@ import (
 	"os"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/greengate/greengate/rules/hostname"
 )
@@ -127,6 +135,7 @@ const (
 	ReasonFields      = "wrong number of fields"
 	ReasonBadAddress  = "bad address"
 	ReasonWildcard    = "wildcard"
+	ReasonSuffix      = "public suffix"
 	ReasonDuplicate   = "duplicate" // counted by callers that deduplicate
 )
 
@@ -449,7 +458,24 @@ func (p *parser) host(k Kind, s string) error {
 		p.skip(ReasonBadHost, s+": "+err.Error())
 		return nil
 	}
+	if k == Domain && isPublicSuffix(h) {
+		p.skip(ReasonSuffix, s)
+		return nil
+	}
 	return p.emit(k, h)
+}
+
+// isPublicSuffix spots a block entry that names a whole registry or
+// hosting platform (jp, sakura.ne.jp, akamaiedge.net, blogspot.es): every
+// site under it is someone else's, so blocking it blocks thousands of
+// sites no list meant. Real lists carry such entries by mistake; the
+// sites under them that are meant stay listed by their own names.
+func isPublicSuffix(h string) bool {
+	if hostname.IsIP(h) {
+		return false
+	}
+	ps, _ := publicsuffix.PublicSuffix(h)
+	return ps == h
 }
 
 // isLocalName spots the names hosts files map to themselves; listing them
