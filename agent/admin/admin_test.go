@@ -23,6 +23,7 @@ import (
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/settings"
 	"github.com/greengate/greengate/internal/testclock"
+	"github.com/greengate/greengate/rules/defaults"
 )
 
 // rig is a real admin server on a real Unix socket, with real settings
@@ -68,7 +69,7 @@ func newRig(t testing.TB, dir string, setPassword bool) *rig {
 		Overrides:   ov,
 		Log:         r.log,
 		Limiter:     settings.NewLimiter(settings.LimiterConfig{Free: 2, Base: time.Second, Clock: r.clk.Now}),
-		Known:       func() []string { return []string{"adult", "gambling", "proxy", "doh"} },
+		Known:       func() []string { ids, _ := defaults.IDs(); return ids },
 		OnSettings:  func(client.Settings) { r.applied.Add(1) },
 		OnOverrides: func() { r.overrides.Add(1) },
 		Notices: func(c admin.Caller, after time.Time) []client.Notice {
@@ -301,7 +302,7 @@ func TestSaveSettings(t *testing.T) {
 	}
 	s.Profiles[1].Allow = []string{"ok.example"}
 	s.Profiles[1].Hours = map[string][]string{"mon": {"08:00-09:00"}}
-	s.Profiles[1].Block = []string{"violence"} // no rules for it: refused with Known
+	s.Profiles[1].Block = []string{"social"} // no rules for it: refused with Known
 	if err := r.c.SaveSettings(ctx, parentPW, s); !errors.Is(err, client.ErrInvalid) {
 		t.Fatalf("unknown category = %v", err)
 	}

@@ -67,6 +67,7 @@ import (
 
 	"github.com/greengate/greengate/agent/admin/client"
 	"github.com/greengate/greengate/rules/bundle"
+	"github.com/greengate/greengate/rules/defaults"
 	"github.com/greengate/greengate/rules/hostname"
 	"github.com/greengate/greengate/rules/lists"
 )
@@ -109,14 +110,14 @@ func (p *Problem) Error() string        { return p.Path + ": " + p.Msg }
 func (p *Problem) Is(target error) bool { return target == ErrInvalid }
 
 // Default is the document a fresh install runs on: one "child" profile
-// blocking adult content and gambling with safe search on, proxy on
-// loopback.
+// blocking what the built-in rules block until a parent chooses (adult,
+// gambling, malware, phishing) with safe search on, proxy on loopback.
 func Default() Settings {
 	s := Settings{
 		Version: FormatVersion,
 		Profiles: []Profile{{
 			Name:       "child",
-			Block:      []string{"adult", "gambling"},
+			Block:      defaults.Profile().Block,
 			SafeSearch: true,
 			YouTube:    "moderate",
 		}},

@@ -103,7 +103,11 @@ func TestDefaultsFillOnlyZeroScalars(t *testing.T) {
 	if s.Version != 1 || s.Listen != settings.DefaultListen || s.LogRetentionDays != 90 || s.Language != "en" || s.DefaultProfile != "kid" {
 		t.Fatalf("defaults not applied: %+v", s)
 	}
-	if err := settings.Validate(settings.Default(), []string{"adult", "gambling"}); err != nil {
+	ids, err := defaults.IDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := settings.Validate(settings.Default(), ids); err != nil {
 		t.Fatalf("Default() invalid: %v", err)
 	}
 }

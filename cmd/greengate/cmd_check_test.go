@@ -32,8 +32,8 @@ func TestCheck(t *testing.T) {
 	}{
 		{"allowed", []string{"check", "--format", "tsv", "en.wikipedia.org"}, "", 0,
 			[]string{"allow\t\t\t\ten.wikipedia.org"}},
-		{"blocked", []string{"check", "--format", "tsv", "www.pornhub.com", "example.org"}, "", 1,
-			[]string{"block\tadult\tpornhub.com\tdefaults/adult.txt:4\twww.pornhub.com", "allow\t\t\t\texample.org"}},
+		{"blocked", []string{"check", "--format", "tsv", "pornhub.com", "example.org"}, "", 1,
+			[]string{"block\tadult\tpornhub.com\tdefaults/adult.txt:4\tpornhub.com", "allow\t\t\t\texample.org"}},
 		{"extra list", []string{"check", "--format", "tsv", "--list", "cheats=" + list, "https://www.homework-cheats.example/x"}, "", 1,
 			[]string{"block\tcheats\thomework-cheats.example\t" + list + ":2\thttps://www.homework-cheats.example/x"}},
 		{"stdin", []string{"check", "--format", "tsv", "-"}, "bet365.com\n\n# comment\nHTTP://WWW.Google.COM/search?q=a\n", 1,

@@ -75,6 +75,16 @@ func TestParse(t *testing.T) {
 			skipped: map[string]int{lists.ReasonSuffix: 4},
 		},
 		{
+			// Accredited-only registries: a whole university's or
+			// government's site is never one adult site. A name under
+			// it, and look-alikes outside those registries, stay.
+			name:    "institutions",
+			format:  lists.Domains,
+			in:      "ucla.edu\nvirginia.gov\nitu.int\nox.ac.uk\ntsinghua.edu.cn\nnsw.gov.au\nporn.ucla.edu\ngoogle.ac\nedu.example.com\ngov-porn.com\n",
+			want:    []want{{lists.Domain, "porn.ucla.edu", 7}, {lists.Domain, "google.ac", 8}, {lists.Domain, "edu.example.com", 9}, {lists.Domain, "gov-porn.com", 10}},
+			skipped: map[string]int{lists.ReasonInstitution: 6},
+		},
+		{
 			name:   "hosts",
 			format: lists.Hosts,
 			in:     "127.0.0.1 localhost\n0.0.0.0 a.com B.com # c.com\n::1 ip6-localhost\n0.0.0.0 85.17.187.83\n0.0.0.0 mindrunway.ru \n0.0.0.0 xxxhindi.to en\nnonsense\n",

@@ -83,6 +83,16 @@ func (b *Builder) get(id string) *category {
 	return c
 }
 
+// AddExceptions parses a list of names the category must not block and
+// adds them as its exceptions, whatever the list's syntax says: a
+// well-known site that a public list names by mistake is written down
+// once, as a plain name, and frees that site in every category that
+// reads it (the more specific entry still wins; see package policy).
+func (b *Builder) AddExceptions(categoryID, source string, r io.Reader, opt lists.Options) (lists.Stats, error) {
+	opt.Allow = true
+	return b.AddList(categoryID, source, r, opt)
+}
+
 // AddList parses a list and adds its entries to a category. Domain
 // entries block, URL entries block by prefix, Adblock exceptions become
 // the category's exceptions.
