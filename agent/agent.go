@@ -99,6 +99,10 @@ type Config struct {
 	// agent/service wires agent/settings here. Nil runs on the single
 	// default profile.
 	Parental func(*EngineInputs)
+	// CA, when set, shows the block page for blocked HTTPS
+	// (proxy.Config.CA): agent/localca's CA for this machine. Nil
+	// refuses HTTPS blocks with no page.
+	CA proxy.BlockPageCA
 	// Updates configures signed rule bundles (agent/update): Sources are
 	// the trusted publishers; with none, the agent runs on the defaults and
 	// Lists alone. Dir "" means DataDir/bundles; Clock and Logger default to
@@ -196,6 +200,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		DialContext:    cfg.DialContext,
 		Clock:          cfg.Clock,
 		Logger:         cfg.Logger,
+		CA:             cfg.CA,
 	})
 	if err != nil {
 		_ = bl.Close(context.WithoutCancel(ctx))

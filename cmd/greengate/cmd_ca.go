@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -34,8 +35,8 @@ decrypted with it.
   export     print the CA certificate (PEM)
   install    make the CA (if there is none) and trust it: the system store,
              Chromium and Chrome policies, Firefox policies (root)
-  uninstall  remove the trust again (root); the CA's files stay with the
-             agent`)
+  uninstall  remove the trust again and delete the CA (root); the next
+             install makes a new one`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -91,14 +92,21 @@ decrypted with it.
 			fmt.Fprintf(e.stderr, "greengate ca install: %v\n", err)
 			return 2
 		}
-		fmt.Fprintf(e.stdout, "trusted %s (%s)\n", ca.Subject(), ca.Fingerprint()[:16])
+		fmt.Fprintf(e.stdout, "trusted %s (%s); restart the service to show HTTPS block pages\n", ca.Subject(), ca.Fingerprint()[:16])
 		return 0
 	case "uninstall":
 		if err := sys.DistrustCA(ctx); err != nil {
 			fmt.Fprintf(e.stderr, "greengate ca uninstall: %v\n", err)
 			return 2
 		}
-		fmt.Fprintln(e.stdout, "the local CA is no longer trusted on this machine")
+		// A CA no store trusts only makes blocked HTTPS fail with a
+		// certificate error: delete it, and the service refuses plainly
+		// from its next start.
+		if err := os.RemoveAll(cfg.Dir); err != nil {
+			fmt.Fprintf(e.stderr, "greengate ca uninstall: %v\n", err)
+			return 2
+		}
+		fmt.Fprintln(e.stdout, "the local CA is deleted and no longer trusted on this machine; restart the service to stop using it")
 		return 0
 	}
 	fmt.Fprintf(e.stderr, "greengate ca: unknown action %q (want %s)\n", fs.Arg(0), strings.Join([]string{"status", "export", "install", "uninstall"}, ", "))

@@ -41,8 +41,13 @@ func TestCA(t *testing.T) {
 	if code, _, _ := ca("uninstall"); code != 0 {
 		t.Fatal("uninstall failed")
 	}
-	if code, out, _ := ca("status"); code != 0 || strings.Count(out, "not trusted") != 3 {
+	if code, out, _ := ca("status"); code != 0 || !strings.Contains(out, "local CA: none") {
 		t.Fatalf("status after uninstall: %d %q", code, out)
+	}
+	for _, f := range []string{"usr/local/share/ca-certificates/greengate-local-ca.crt", "etc/chromium/policies/managed/greengate-ca.json"} {
+		if _, err := os.Stat(filepath.Join(root, f)); !os.IsNotExist(err) {
+			t.Errorf("%s left after uninstall", f)
+		}
 	}
 	if code, _, _ := ca("frobnicate"); code != 2 {
 		t.Fatal("unknown action accepted")
