@@ -255,3 +255,45 @@ func TestHTTPSBlockWithoutCA(t *testing.T) {
 		t.Fatalf("CONNECT to a blocked host without a CA: %d", code)
 	}
 }
+
+// BenchmarkHTTPSBlockPage is what a child waits for a blocked HTTPS site
+// with the CA on: CONNECT, a TLS handshake with a cached leaf, one GET
+// and the block page, on a new connection each time (a browser's first
+// visit), against the bare refusal without a CA.
+func BenchmarkHTTPSBlockPage(b *testing.B) {
+	ca, err := localca.Open(localca.Config{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.PEM())
+	for _, mode := range []string{"page", "refused"} {
+		b.Run(mode, func(b *testing.B) {
+			h := startTB(b, func(c *proxy.Config) {
+				if mode == "page" {
+					c.CA = ca
+				}
+			})
+			for b.Loop() {
+				c, br, code := h.connectB(b, "blocked.test:443")
+				if mode == "refused" {
+					if code != http.StatusForbidden {
+						b.Fatalf("CONNECT %d", code)
+					}
+					c.Close()
+					continue
+				}
+				_ = br
+				tc := tls.Client(c, &tls.Config{ServerName: "blocked.test", RootCAs: roots})
+				io.WriteString(tc, "GET / HTTP/1.1\r\nHost: blocked.test\r\nConnection: close\r\n\r\n")
+				resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
+				if err != nil || resp.StatusCode != http.StatusForbidden {
+					b.Fatalf("%v %v", resp, err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				tc.Close()
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/visit")
+		})
+	}
+}

@@ -45,13 +45,23 @@ decrypted with it.
 		}
 		return 2
 	}
-	if fs.NArg() != 1 {
+	// Flags may also follow the action: greengate ca export --data-dir D.
+	action := fs.Arg(0)
+	if fs.NArg() > 1 {
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return 2
+		}
+		if fs.NArg() != 0 {
+			fs.Usage()
+			return 2
+		}
+	} else if fs.NArg() == 0 {
 		fs.Usage()
 		return 2
 	}
 	cfg := localca.Config{Dir: caDir(*dataDir)}
 	sys := sysproxy.System{Root: *root}
-	switch fs.Arg(0) {
+	switch action {
 	case "status":
 		ca, err := localca.Load(cfg)
 		if errors.Is(err, localca.ErrNoCA) {
@@ -109,6 +119,6 @@ decrypted with it.
 		fmt.Fprintln(e.stdout, "the local CA is deleted and no longer trusted on this machine; restart the service to stop using it")
 		return 0
 	}
-	fmt.Fprintf(e.stderr, "greengate ca: unknown action %q (want %s)\n", fs.Arg(0), strings.Join([]string{"status", "export", "install", "uninstall"}, ", "))
+	fmt.Fprintf(e.stderr, "greengate ca: unknown action %q (want %s)\n", action, strings.Join([]string{"status", "export", "install", "uninstall"}, ", "))
 	return 2
 }

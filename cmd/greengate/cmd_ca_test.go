@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,10 @@ func TestCA(t *testing.T) {
 		t.Fatalf("install: %d %q %q", code, out, errs)
 	}
 	code, pemOut, _ := ca("export")
+	var again bytes.Buffer
+	if run(context.Background(), &env{stdout: &again, stderr: io.Discard}, []string{"ca", "export", "--data-dir", data}) != 0 || again.String() != pemOut {
+		t.Fatal("flags after the action are not read")
+	}
 	if b, _ := pem.Decode([]byte(pemOut)); code != 0 || b == nil || b.Type != "CERTIFICATE" {
 		t.Fatalf("export: %d %q", code, pemOut)
 	}
