@@ -93,3 +93,22 @@ func TestListsStats(t *testing.T) {
 		}
 	}
 }
+
+// check says why an HTTPS URL a path rule names is allowed: the agent
+// sees only the host of HTTPS, and the same URL over HTTP is blocked.
+func TestCheckSaysPathNeedsInspection(t *testing.T) {
+	t.Parallel()
+	urls := filepath.Join(t.TempDir(), "urls.txt")
+	if err := os.WriteFile(urls, []byte("cheats.example/answers\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCmd(t, "", "check", "--list", "cheats="+urls, "https://cheats.example/answers/1", "http://cheats.example/answers/1", "https://cheats.example/other")
+	if code != 1 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "path rule needs inspection (off): cheats.example/answers") ||
+		!strings.HasPrefix(lines[1], "BLOCK") || strings.Contains(lines[2], "inspection") {
+		t.Fatalf("output:\n%s", out)
+	}
+}
