@@ -233,6 +233,7 @@ type Stats struct {
 	Collapsed     uint64 // events counted on an earlier event's row
 	PrunedForSize uint64 // rows of Pruned deleted to stay under MaxBytes
 	DiskBytes     int64  // database plus WAL at the last size check
+	MaxBytes      int64  // Config.MaxBytes in force; negative when unbounded
 }
 
 // Log is an open block log. Create it with [Open]; stop it with [Log.Close].
@@ -415,6 +416,7 @@ func (l *Log) Stats() Stats {
 		Collapsed:     l.collapsed.Load(),
 		PrunedForSize: l.prunedSize.Load(),
 		DiskBytes:     l.diskBytes.Load(),
+		MaxBytes:      l.cfg.MaxBytes,
 	}
 }
 
