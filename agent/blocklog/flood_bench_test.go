@@ -31,6 +31,12 @@ func diskBytes(tb testing.TB, path string) int64 {
 // then HTTP; "distinct hosts" is a new host every block, which collapsing
 // cannot help. B/event is disk (db + WAL) per event recorded; ns/op is the
 // cost per block from Record to committed.
+//
+// Last run (2 shared cores), before collapsing and the size bound: same
+// host 63µs/op, 379 B/event, a row per block, 23 allocs; distinct hosts
+// 57µs/op, 380 B/event. After: same host 0.9µs/op, 0.03 B/event, a row a
+// minute, 0 allocs; distinct hosts 41µs/op, 300 B/event, 27 allocs (the
+// default 64 MiB bound is not reached at these b.N).
 func BenchmarkBlockFlood(b *testing.B) {
 	for _, tc := range []struct {
 		name     string

@@ -141,7 +141,6 @@ func (l *Log) take(ev Event) {
 	ev.Action = Action(clean(string(ev.Action), maxShortLen))
 	ev.Reason = clean(ev.Reason, maxTextLen)
 	ev.Count, ev.Last = 1, ev.Time
-	v := &visit{ev: ev}
 	if ev.Action == ActionBlock && l.cfg.CollapseWindow > 0 {
 		k := visitKey{string(ev.Action), ev.Profile, ev.Client, ev.Host, ev.Category, ev.Entry, ev.Source}
 		l.expire(ev.Time)
@@ -157,11 +156,13 @@ func (l *Log) take(ev Event) {
 			l.markDirty(o)
 			return
 		}
-		v.key, v.keyed = k, true
+		v := &visit{ev: ev, key: k, keyed: true}
 		l.open[k] = v
 		l.order = append(l.order, v)
+		l.markDirty(v)
+		return
 	}
-	l.markDirty(v)
+	l.markDirty(&visit{ev: ev})
 }
 
 // within reports whether t is less than w away from first, either side:
