@@ -206,7 +206,7 @@ func (l *Log) countSince(ctx context.Context, agg string, t time.Time, action Ac
 	return n, nil
 }
 
-// CountsByDayCategory counts blocks (not grants, pauses or requests) in
+// CountsByDayCategory counts block visits (rows; not grants, pauses or requests) in
 // [from, to) per local calendar day in loc and category, ordered by day then category. Days and categories with
 // no events are left out. The day of an event is the date a wall clock in
 // loc showed at that instant, so a DST day holds 23 or 25 hours of events
