@@ -101,6 +101,11 @@ func (l *Log) bound(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	wal := l.walBytes()
+	if p.usedBytes() <= high && p.fileBytes() <= dbShare && wal <= walShare {
+		l.diskBytes.Store(p.fileBytes() + wal)
+		return nil // the common case: three PRAGMA reads and a stat
+	}
 	// A few rounds: deleting rows frees whole pages only once they are
 	// empty, so the first estimate can fall short.
 	for round := 0; p.usedBytes() > high && round < 8; round++ {

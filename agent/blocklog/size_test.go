@@ -116,3 +116,18 @@ func TestOpenRefusesTinyLimit(t *testing.T) {
 		t.Fatal("Open accepted a limit below MinMaxBytes")
 	}
 }
+
+// A new database is made with incremental vacuum, so the size bound can
+// give pages back without a rebuild.
+func TestNewDatabaseUsesIncrementalVacuum(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "blocklog.db")
+	l := open(t, blocklog.Config{Path: path})
+	flush(t, l)
+	if err := l.Close(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if v := pragma(t, path, "auto_vacuum"); v != 2 {
+		t.Errorf("auto_vacuum = %d, want 2 (incremental)", v)
+	}
+}
