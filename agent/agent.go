@@ -94,6 +94,9 @@ type Config struct {
 	// LogMaxAge is how long block events are kept (the parent's
 	// log_retention_days). Zero means blocklog.DefaultMaxAge.
 	LogMaxAge time.Duration
+	// LogMaxBytes bounds the block log on disk (the parent's
+	// log_max_bytes). Zero means blocklog.DefaultMaxBytes.
+	LogMaxBytes int64
 	// Parental, when set, fills in the parental-settings fields of the
 	// inputs of every engine build (profiles, default profile, grants):
 	// agent/service wires agent/settings here. Nil runs on the single
@@ -178,7 +181,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
 	path := filepath.Join(cfg.DataDir, "blocklog.db")
-	bl, moved, err := blocklog.OpenOrMoveAside(ctx, blocklog.Config{Path: path, Logger: cfg.Logger, Clock: cfg.Clock, MaxAge: cfg.LogMaxAge})
+	bl, moved, err := blocklog.OpenOrMoveAside(ctx, blocklog.Config{Path: path, Logger: cfg.Logger, Clock: cfg.Clock, MaxAge: cfg.LogMaxAge, MaxBytes: cfg.LogMaxBytes})
 	if err != nil {
 		return nil, fmt.Errorf("opening block log %s: %w", path, err)
 	}

@@ -241,10 +241,13 @@ func TestReadsNeedALogin(t *testing.T) {
 	if err != nil || s.Profiles[0].Name != "child" {
 		t.Fatalf("Settings = %+v, %v", s, err)
 	}
-	r.log.Record(blocklog.Event{Host: "pornhub.com", Category: "adult", Action: blocklog.ActionBlock, Profile: "child"})
+	// One visit: the browser retries twice.
+	for range 3 {
+		r.log.Record(blocklog.Event{Host: "pornhub.com", Category: "adult", Action: blocklog.ActionBlock, Profile: "child"})
+	}
 	r.log.Flush(ctx)
 	evs, err := r.c.Events(ctx, client.EventFilter{Action: "block"})
-	if err != nil || len(evs) != 1 || evs[0].Host != "pornhub.com" {
+	if err != nil || len(evs) != 1 || evs[0].Host != "pornhub.com" || evs[0].Count != 3 || evs[0].Last.Before(evs[0].Time) {
 		t.Fatalf("Events = %+v, %v", evs, err)
 	}
 	var csv strings.Builder
@@ -255,8 +258,9 @@ func TestReadsNeedALogin(t *testing.T) {
 	if err != nil || !slices.Contains(dc, client.DayCount{Day: r.clk.Now().Format("2006-01-02"), Category: "adult", Count: 1}) {
 		t.Fatalf("Stats = %+v, %v", dc, err)
 	}
-	if st, _ := r.c.Status(ctx); st.BlockedToday != 1 {
-		t.Errorf("BlockedToday = %d", st.BlockedToday)
+	if st, _ := r.c.Status(ctx); st.BlockedToday != 1 || st.BlockedAttemptsToday != 3 || st.BlockLog == nil ||
+		st.BlockLog.Collapsed != 2 || st.BlockLog.MaxBytes != blocklog.DefaultMaxBytes || st.BlockLog.Bytes <= 0 {
+		t.Errorf("Status: blocked today %d visits, %d attempts; block log %+v", st.BlockedToday, st.BlockedAttemptsToday, st.BlockLog)
 	}
 	if _, err := r.c.Events(ctx, client.EventFilter{Action: "nonsense"}); !errors.Is(err, client.ErrInvalid) {
 		t.Errorf("bad filter = %v", err)

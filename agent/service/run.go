@@ -102,7 +102,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 
 // startFields are the settings runOnce reads only at start.
 func startFields(s settings.Settings) string {
-	b, _ := json.Marshal([]any{s.Listen, s.LANClients, s.Updates, s.LogRetentionDays})
+	b, _ := json.Marshal([]any{s.Listen, s.LANClients, s.Updates, s.LogRetentionDays, s.LogMaxBytes})
 	return string(b)
 }
 
@@ -139,11 +139,12 @@ func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (resta
 	cur.Store(&st)
 
 	acfg := agent.Config{
-		Listen:    st.Listen,
-		DataDir:   cfg.DataDir,
-		LogMaxAge: time.Duration(st.LogRetentionDays) * 24 * time.Hour,
-		Logger:    log,
-		Clock:     cfg.Clock,
+		Listen:      st.Listen,
+		DataDir:     cfg.DataDir,
+		LogMaxAge:   time.Duration(st.LogRetentionDays) * 24 * time.Hour,
+		LogMaxBytes: st.LogMaxBytes,
+		Logger:      log,
+		Clock:       cfg.Clock,
 		Parental: func(in *agent.EngineInputs) {
 			s := cur.Load()
 			ps, _, err := settings.ToPolicy(*s, nil)

@@ -87,9 +87,14 @@ const (
 	MaxProfiles             = 64
 	DefaultListen           = "127.0.0.1:8899"
 	DefaultLogRetentionDays = 90
-	DefaultLanguage         = "en"
-	MinUpdateInterval       = 5 * time.Minute
-	MaxUpdateInterval       = 7 * 24 * time.Hour
+	// DefaultLogMaxBytes suits an old lab PC's small disk: at ~100 bytes a
+	// row, hundreds of thousands of visits.
+	DefaultLogMaxBytes = 64 << 20
+	MinLogMaxBytes     = 1 << 20
+	MaxLogMaxBytes     = 64 << 30
+	DefaultLanguage    = "en"
+	MinUpdateInterval  = 5 * time.Minute
+	MaxUpdateInterval  = 7 * 24 * time.Hour
 )
 
 // Errors.
@@ -138,6 +143,9 @@ func ApplyDefaults(s *Settings) {
 	}
 	if s.LogRetentionDays == 0 {
 		s.LogRetentionDays = DefaultLogRetentionDays
+	}
+	if s.LogMaxBytes == 0 {
+		s.LogMaxBytes = DefaultLogMaxBytes
 	}
 	if s.Language == "" {
 		s.Language = DefaultLanguage
@@ -341,6 +349,9 @@ func Validate(s Settings, known []string) error {
 	}
 	if s.LogRetentionDays < 1 || s.LogRetentionDays > 3650 {
 		v.add("log_retention_days", "%d: between 1 and 3650", s.LogRetentionDays)
+	}
+	if s.LogMaxBytes < MinLogMaxBytes || s.LogMaxBytes > MaxLogMaxBytes {
+		v.add("log_max_bytes", "%d: between %d (1 MiB) and %d (64 GiB)", s.LogMaxBytes, int64(MinLogMaxBytes), int64(MaxLogMaxBytes))
 	}
 	switch s.Language {
 	case "en", "zh":
