@@ -21,8 +21,8 @@
 // A block entry that is a public suffix (a registry such as co.uk, or a
 // hosting platform such as akamaiedge.net or sakura.ne.jp, after
 // golang.org/x/net/publicsuffix) is skipped as ReasonSuffix, and one that
-// is the whole domain of a university, school, government or army
-// (ucla.edu, ox.ac.uk, virginia.gov) as ReasonInstitution: such an entry
+// is the whole domain of a university, school or army (ucla.edu,
+// ox.ac.uk, itu.int) as ReasonInstitution: such an entry
 // names many sites of many owners, never the one site a list meant, and
 // real lists carry them by mistake.
 //
@@ -497,13 +497,16 @@ const (
 
 // wholeness spots block entries that name more than a site. A public
 // suffix (jp, sakura.ne.jp, akamaiedge.net, blogspot.com) is thousands of
-// other people's sites. The whole domain of an institution in a registry
-// only accredited institutions may use (ucla.edu, virginia.gov, itu.int,
-// ox.ac.uk, tsinghua.edu.cn, nsw.gov.au) is a school's or a public
-// body's site, never an adult or gambling site, however many pages of it
-// once were. Real lists carry both by mistake (Bon-Appetit's adult list
-// blocks akamaiedge.net, purdue.edu and virginia.gov whole). Names below
-// such a domain (a student's pages) are still listed by their own names.
+// other people's sites. The whole domain of a school or university (or an
+// intergovernmental body or army) in a registry only such institutions may
+// use (ucla.edu, ox.ac.uk, tsinghua.edu.cn, itu.int) is many departments'
+// and students' sites, never one adult or gambling site, however many
+// pages of it once were. Real lists carry both by mistake (Bon-Appetit's
+// adult list blocks akamaiedge.net, purdue.edu and rice.edu whole). Names
+// below such a domain (a student's pages) are still listed by their own
+// names. Government registries are not among them: a state lottery is a
+// gambling site (lotenal.gob.mx); a government site a list names by
+// mistake is freed by an exception instead.
 func wholeness(h string) whole {
 	if hostname.IsIP(h) {
 		return site
@@ -519,13 +522,13 @@ func wholeness(h string) whole {
 }
 
 // isInstitutional says whether a public suffix is a registry reserved to
-// institutions: edu, gov, mil and int, and a country's "ac", "edu",
-// "gov", "gob", "gouv", "govt", "mil", "sch" or "k12" zones (edu.cn,
-// gov.uk, ac.jp, gob.mx, gouv.fr, govt.nz, k12.ca.us). A bare country
-// code is not: "ac" is Ascension Island.
+// schools, universities, intergovernmental bodies or armies: edu, int and
+// mil, and a country's "ac", "edu", "sch", "k12" or "mil" zones (edu.cn,
+// ac.uk, ac.jp, sch.uk, k12.ca.us). A bare country code is not: "ac" is
+// Ascension Island.
 func isInstitutional(ps string) bool {
 	switch ps {
-	case "edu", "gov", "mil", "int":
+	case "edu", "mil", "int":
 		return true
 	}
 	if strings.IndexByte(ps, '.') < 0 {
@@ -533,7 +536,7 @@ func isInstitutional(ps string) bool {
 	}
 	for l := range strings.SplitSeq(ps, ".") {
 		switch l {
-		case "ac", "edu", "gov", "gob", "gouv", "govt", "mil", "sch", "k12":
+		case "ac", "edu", "sch", "k12", "mil":
 			return true
 		}
 	}

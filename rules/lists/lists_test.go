@@ -75,14 +75,15 @@ func TestParse(t *testing.T) {
 			skipped: map[string]int{lists.ReasonSuffix: 4},
 		},
 		{
-			// Accredited-only registries: a whole university's or
-			// government's site is never one adult site. A name under
-			// it, and look-alikes outside those registries, stay.
+			// Accredited-only registries: a whole university's site is
+			// never one adult site. A name under it, look-alikes outside
+			// those registries, and governments (a state lottery is a
+			// gambling site) stay.
 			name:    "institutions",
 			format:  lists.Domains,
-			in:      "ucla.edu\nvirginia.gov\nitu.int\nox.ac.uk\ntsinghua.edu.cn\nnsw.gov.au\nporn.ucla.edu\ngoogle.ac\nedu.example.com\ngov-porn.com\n",
-			want:    []want{{lists.Domain, "porn.ucla.edu", 7}, {lists.Domain, "google.ac", 8}, {lists.Domain, "edu.example.com", 9}, {lists.Domain, "gov-porn.com", 10}},
-			skipped: map[string]int{lists.ReasonInstitution: 6},
+			in:      "ucla.edu\nlotenal.gob.mx\nitu.int\nox.ac.uk\ntsinghua.edu.cn\nvirginia.gov\nporn.ucla.edu\ngoogle.ac\nedu.example.com\ngov-porn.com\n",
+			want:    []want{{lists.Domain, "lotenal.gob.mx", 2}, {lists.Domain, "virginia.gov", 6}, {lists.Domain, "porn.ucla.edu", 7}, {lists.Domain, "google.ac", 8}, {lists.Domain, "edu.example.com", 9}, {lists.Domain, "gov-porn.com", 10}},
+			skipped: map[string]int{lists.ReasonInstitution: 4},
 		},
 		{
 			name:   "hosts",
