@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os/user"
 	"path/filepath"
@@ -314,7 +315,7 @@ func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (resta
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) && err.Error() != "http: Server closed" {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("service: admin API stopped", "err", err)
 		}
 	})
