@@ -120,6 +120,10 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			failed = true
 			fmt.Fprintf(e.stderr, "greengate check: %s: %v\n", input, err)
+			if tw == nil {
+				// One TSV line per input, always: a script pairs them up.
+				fmt.Fprintf(out, "error\t\t\t\t%s\n", input)
+			}
 			return
 		}
 		req.Time, req.Profile = now, *profile
@@ -147,17 +151,30 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 			decide(a)
 			continue
 		}
-		sc := bufio.NewScanner(e.stdin)
-		sc.Buffer(make([]byte, 64<<10), 64<<10)
-		for sc.Scan() {
+		// Lines of any length: one longer than a URL can be is reported
+		// and skipped, and the lines after it are still read.
+		br := bufio.NewReaderSize(e.stdin, 64<<10)
+		for {
 			if ctx.Err() != nil {
 				return 2
 			}
-			decide(sc.Text())
-		}
-		if err := sc.Err(); err != nil {
-			fmt.Fprintf(e.stderr, "greengate check: reading stdin: %v\n", err)
-			failed = true
+			line, err := br.ReadSlice('\n')
+			if errors.Is(err, bufio.ErrBufferFull) {
+				for errors.Is(err, bufio.ErrBufferFull) {
+					_, err = br.ReadSlice('\n')
+				}
+				decide(string(line[:64]) + "… (a line over 64 KiB)")
+			} else if len(line) > 0 {
+				decide(string(line))
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+				fmt.Fprintf(e.stderr, "greengate check: reading stdin: %v\n", err)
+				failed = true
+				break
+			}
 		}
 	}
 	switch {

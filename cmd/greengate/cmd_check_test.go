@@ -112,3 +112,20 @@ func TestCheckSaysPathNeedsInspection(t *testing.T) {
 		t.Fatalf("output:\n%s", out)
 	}
 }
+
+// check --format tsv prints one line per input line, whatever the input:
+// a line longer than any URL, or a bad host, is an "error" line in its
+// place, and the lines after it are still decided.
+func TestCheckTSVKeepsEveryLine(t *testing.T) {
+	t.Parallel()
+	in := "pornhub.com\n" + strings.Repeat("x", 200_000) + ".com\nbad host\nexample.org"
+	code, out, errs := runCmd(t, in, "check", "--format", "tsv", "-")
+	if code != 2 {
+		t.Fatalf("exit %d, want 2 (some lines were errors)", code)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "block\t") || !strings.HasPrefix(lines[1], "error\t") ||
+		!strings.HasSuffix(lines[2], "\tbad host") || lines[3] != "allow\t\t\t\texample.org" {
+		t.Fatalf("output (%d lines):\n%.300s\nstderr: %.300s", len(lines), out, errs)
+	}
+}
