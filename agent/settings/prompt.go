@@ -6,21 +6,26 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"golang.org/x/term"
 )
 
 // ReadPassword prints prompt to out and reads one line from in. When in is
-// a terminal, echo is off while typing (where the OS allows; see
-// noEcho), so the password does not show on the screen a child may be
-// looking at. The line ending is dropped; nothing else is trimmed.
+// a terminal, echo is off while typing (golang.org/x/term, on every OS),
+// so the password does not show on the screen a child may be looking at.
+// The line ending is dropped; nothing else is trimmed.
 func ReadPassword(in io.Reader, out io.Writer, prompt string) (string, error) {
 	fmt.Fprint(out, prompt)
-	if f, ok := in.(*os.File); ok {
-		if restore, err := noEcho(f); err == nil {
-			defer func() {
-				restore()
-				fmt.Fprintln(out)
-			}()
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(out)
+		if err != nil {
+			return "", fmt.Errorf("reading password: %w", err)
 		}
+		if len(b) > MaxPasswordLen+1 {
+			return "", fmt.Errorf("reading password: %w", ErrWeakPassword)
+		}
+		return strings.TrimSuffix(string(b), "\r"), nil
 	}
 	// Byte by byte, so a caller can read several lines from one stream
 	// (old password, new, again) without a buffer eating the next ones.

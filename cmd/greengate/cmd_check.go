@@ -116,10 +116,14 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 		if input == "" || strings.HasPrefix(input, "#") {
 			return
 		}
-		req, err := parseTarget(input)
+		req, hidden, err := parseTarget(input)
 		if err != nil {
 			failed = true
 			fmt.Fprintf(e.stderr, "greengate check: %s: %v\n", input, err)
+			if tw == nil {
+				// One TSV line per input, always: a script pairs them up.
+				fmt.Fprintf(out, "error\t\t\t\t%s\n", input)
+			}
 			return
 		}
 		req.Time, req.Profile = now, *profile
@@ -127,8 +131,17 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 		if v.Action == policy.Block {
 			blocked = true
 		}
+		reason := v.Reason.String()
+		if hidden != "" && v.Action != policy.Block {
+			// The agent sees an HTTPS URL's host, never its path: say so
+			// when a path rule would have decided otherwise.
+			req.Path = hidden
+			if pv := eng.Decide(req); pv.Action == policy.Block {
+				reason = "path rule needs inspection (off): " + pv.Entry + " (" + pv.Source + ")"
+			}
+		}
 		if tw != nil {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(v.Action.String()), input, dash(v.Category), dash(v.Entry), dash(v.Source), v.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(v.Action.String()), input, dash(v.Category), dash(v.Entry), dash(v.Source), reason)
 		} else {
 			fmt.Fprintf(out, "%s\t%s\t%s\t%s\t%s\n", v.Action, v.Category, v.Entry, v.Source, input)
 		}
@@ -138,17 +151,30 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 			decide(a)
 			continue
 		}
-		sc := bufio.NewScanner(e.stdin)
-		sc.Buffer(make([]byte, 64<<10), 64<<10)
-		for sc.Scan() {
+		// Lines of any length: one longer than a URL can be is reported
+		// and skipped, and the lines after it are still read.
+		br := bufio.NewReaderSize(e.stdin, 64<<10)
+		for {
 			if ctx.Err() != nil {
 				return 2
 			}
-			decide(sc.Text())
-		}
-		if err := sc.Err(); err != nil {
-			fmt.Fprintf(e.stderr, "greengate check: reading stdin: %v\n", err)
-			failed = true
+			line, err := br.ReadSlice('\n')
+			if errors.Is(err, bufio.ErrBufferFull) {
+				for errors.Is(err, bufio.ErrBufferFull) {
+					_, err = br.ReadSlice('\n')
+				}
+				decide(string(line[:64]) + "… (a line over 64 KiB)")
+			} else if len(line) > 0 {
+				decide(string(line))
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+				fmt.Fprintf(e.stderr, "greengate check: reading stdin: %v\n", err)
+				failed = true
+				break
+			}
 		}
 	}
 	switch {
@@ -168,40 +194,43 @@ func dash(s string) string {
 }
 
 // parseTarget reads a URL, "host/path" or a host as the proxy would see
-// the request: a path only for plain HTTP.
-func parseTarget(s string) (policy.Request, error) {
+// the request: a path only for plain HTTP. For HTTPS it returns the path
+// the agent cannot see as hidden.
+func parseTarget(s string) (req policy.Request, hidden string, err error) {
 	if !strings.Contains(s, "://") {
 		if strings.ContainsAny(s, "/?") {
 			s = "http://" + s
 		} else {
 			h, err := hostname.NormalizeRequest(s)
-			return policy.Request{Host: h}, err
+			return policy.Request{Host: h}, "", err
 		}
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return policy.Request{}, err
+		return policy.Request{}, "", err
 	}
 	h, err := hostname.NormalizeRequest(u.Host)
 	if err != nil {
-		return policy.Request{}, fmt.Errorf("host %q: %w", u.Host, err)
+		return policy.Request{}, "", fmt.Errorf("host %q: %w", u.Host, err)
 	}
-	req := policy.Request{Host: h}
+	req = policy.Request{Host: h}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	if u.RawQuery != "" {
+		path += "?" + u.RawQuery
+	}
 	switch u.Scheme {
 	case "http":
-		req.Path = u.EscapedPath()
-		if req.Path == "" {
-			req.Path = "/"
-		}
-		if u.RawQuery != "" {
-			req.Path += "?" + u.RawQuery
-		}
+		req.Path = path
 	case "https":
 		// Only the host is visible without decrypting.
+		hidden = path
 	default:
-		return policy.Request{}, errors.New("scheme must be http or https")
+		return policy.Request{}, "", errors.New("scheme must be http or https")
 	}
-	return req, nil
+	return req, hidden, nil
 }
 
 func cmdLists(ctx context.Context, e *env, args []string) int {
@@ -249,7 +278,9 @@ func listStats(w io.Writer, path string) error {
 	dups := db.Duplicates() + ub.Duplicates() + allow.Duplicates()
 	d, a, u := db.Build(), allow.Build(), ub.Build()
 	elapsed := time.Since(start)
-	heap := heapNow() - min(before, heapNow())
+	// The domain sets live outside the Go heap (mapped) where the OS
+	// allows: count both, or a million entries would read as 0 MiB.
+	heap := heapNow() - min(before, heapNow()) + uint64(d.OutsideHeap()+a.OutsideHeap())
 	fmt.Fprintf(w, "%s\n  format      %s\n  lines       %d\n  entries     %d (domains %d, allow %d, urls %d, duplicates %d)\n",
 		path, st.Format, st.Lines, st.Entries, d.Len(), a.Len(), u.Len(), dups)
 	fmt.Fprintf(w, "  comments    %d\n  skipped     %d\n", st.Comments, st.Rejected())

@@ -8,12 +8,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -31,6 +34,7 @@ type command struct {
 // commands is the table of subcommands. Add a line here and a file
 // cmd_<name>.go for a new one.
 var commands = map[string]command{
+	"ca":          {cmdCA, "the local CA that shows block pages for HTTPS (ca status|export|install|uninstall)"},
 	"bundle":      {cmdBundle, "verify or install a signed rule bundle (bundle verify|install FILE)"},
 	"check":       {cmdCheck, "decide URLs or hosts against the rules"},
 	"lists":       {cmdLists, "inspect list files (lists stats FILE...)"},
@@ -63,7 +67,32 @@ func run(ctx context.Context, e *env, args []string) int {
 		usage(e.stderr)
 		return 2
 	}
+	if slices.ContainsFunc(args[1:], isHelp) {
+		return help(ctx, e, args[0], c)
+	}
 	return c.run(ctx, e, args[1:])
+}
+
+func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
+
+// help answers --help given anywhere after a command ("greengate lists
+// stats --help" too, which once opened a file named --help): the command
+// prints its own usage when asked with -h alone, and nothing runs. A
+// command that does not know -h is summed up from the table.
+func help(ctx context.Context, e *env, name string, c command) int {
+	var buf bytes.Buffer
+	c.run(ctx, &env{stdin: strings.NewReader(""), stdout: &buf, stderr: &buf}, []string{"-h"})
+	var lines []string
+	for l := range strings.Lines(buf.String()) {
+		if !strings.HasPrefix(l, "greengate "+name+": unknown") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
+		lines = []string{"usage: greengate " + name + ": " + c.summary + "\n"}
+	}
+	fmt.Fprint(e.stdout, strings.Join(lines, ""))
+	return 0
 }
 
 func usage(w io.Writer) {
