@@ -39,7 +39,11 @@
 // WebSocket through a proxy. Unless port 80 is in Config.ConnectPorts,
 // such a tunnel carries exactly that: its first request must be a
 // WebSocket upgrade for the CONNECT host, decided on its path like plain
-// HTTP, before anything is dialled (wstunnel.go).
+// HTTP, before anything is dialled, and is spliced only after the
+// origin's 101 (wstunnel.go). On plain HTTP too, only a WebSocket upgrade
+// is ever spliced: another Upgrade (h2c) is removed from the request and
+// another 101 refused, so no connection becomes one whose requests go
+// undecided.
 // Nothing is ever decrypted. A hello without SNI, or a tunnel that is not TLS,
 // follows Config.NoSNI; a hello that is malformed, too large or too slow
 // closes the tunnel (fail closed). With TLS Encrypted Client Hello only the
@@ -330,6 +334,7 @@ func New(cfg Config) (*Proxy, error) {
 	p.gp.Logger = slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
 	p.gp.NonproxyHandler = http.HandlerFunc(p.serveLocal)
 	p.gp.OnRequest().DoFunc(p.onRequest)
+	p.gp.OnResponse().DoFunc(p.onResponse)
 	return p, nil
 }
 
