@@ -984,3 +984,46 @@ func TestProfileOncePerConnection(t *testing.T) {
 		t.Fatalf("after a new engine: asked %d times, want 2", n)
 	}
 }
+
+// TestPathSpellings is issue 12's path bypass: "mixed.test/bad" is
+// listed, and no other spelling of that path reaches the origin, through
+// the lane (GET) or the server (POST), nor inside a ws:// tunnel; a path
+// that only starts with the same letters is not blocked.
+func TestPathSpellings(t *testing.T) {
+	t.Parallel()
+	h := start(t, nil)
+	o := origin(t, "origin")
+	h.dial.route("mixed.test:80", o.Listener.Addr().String())
+	ask := func(t *testing.T, method, path string) int {
+		t.Helper()
+		c, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		body := ""
+		if method == http.MethodPost {
+			body = "Content-Length: 0\r\n"
+		}
+		fmt.Fprintf(c, "%s http://mixed.test%s HTTP/1.1\r\nHost: mixed.test\r\n%s\r\n", method, path, body)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, path := range []string{"//bad", "/./bad", "/a/../bad", "/%2fbad", "/%2Fbad", "/BAD", "/Bad/x", "/bad/", "/x%2f..%2fbad", "/bad;x", "/x/..;/bad", "/x\\..\\bad"} {
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			if code := ask(t, method, path); code != http.StatusForbidden {
+				t.Errorf("%s %s: %d, want 403", method, path, code)
+			}
+		}
+	}
+	for _, path := range []string{"/badge", "/ba/d"} {
+		if code := ask(t, http.MethodGet, path); code != http.StatusOK {
+			t.Errorf("GET %s: %d, want 200", path, code)
+		}
+	}
+}

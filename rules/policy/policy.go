@@ -22,7 +22,13 @@
 //  8. everything else is allowed.
 //
 // Hosts in requests must already be normalised (package hostname); the
-// proxy does that once at its boundary.
+// proxy does that once at its boundary. Paths are given as sent: URL
+// entries ("host/path", in categories and in a profile's allow and block
+// lists) match them in package match's normal form, so every spelling an
+// origin serves as one resource ("//a", "/./a", "/x/../a", "/%2Fa") gets
+// one verdict; case is folded (a child's filter fails closed on case,
+// since IIS and many routers ignore it), and an entry matches at a
+// segment boundary ("/health" is not "/healthy") unless it ends in "*".
 package policy
 
 import (
