@@ -152,7 +152,7 @@ func TestBlockPage(t *testing.T) {
 	}
 	t.Run("hostile path, entry, source and category are escaped", func(t *testing.T) {
 		for _, lang := range []string{"en", "zh"} {
-			raw := "GET http://evil.test/<script>x\"'<b>?q=<script>alert(2)</script>&é=ü HTTP/1.1\r\nHost: evil.test\r\nAccept-Language: " + lang + "\r\nConnection: close\r\n\r\n"
+			raw := "GET http://evil.test/<script>x/\"'<b>?q=<script>alert(2)</script>&é=ü HTTP/1.1\r\nHost: evil.test\r\nAccept-Language: " + lang + "\r\nConnection: close\r\n\r\n"
 			body := rawRequest(t, h.addr, raw)
 			if !strings.Contains(body, " 403 ") {
 				t.Fatalf("not blocked: %.200s", body)
