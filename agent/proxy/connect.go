@@ -16,6 +16,7 @@ import (
 
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/sni"
+	"github.com/greengate/greengate/internal/connlimit"
 	"github.com/greengate/greengate/rules/hostname"
 	"github.com/greengate/greengate/rules/policy"
 )
@@ -130,6 +131,12 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return
 	}
+	// Until its first bytes are in and decided, a tunnel is as idle as an
+	// unfinished request head: the per-client limit may take it back.
+	slot := connlimit.Of(conn)
+	if slot != nil {
+		slot.Idle()
+	}
 	if wsOnly {
 		p.serveWebSocketTunnel(r.Context(), &d, conn, src, host)
 		return
@@ -182,6 +189,9 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	dialHost := host
 	if target.Action == policy.SafeSearch && target.SafeHost != "" {
 		dialHost = target.SafeHost
+	}
+	if slot != nil && !slot.Busy() {
+		return // taken back while waiting for the hello
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.DialTimeout)
 	up, err := p.dial(ctx, "tcp", hostPort(dialHost, port))

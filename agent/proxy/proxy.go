@@ -111,6 +111,7 @@ import (
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/sni"
 	"github.com/greengate/greengate/internal/connfeed"
+	"github.com/greengate/greengate/internal/connlimit"
 	"github.com/greengate/greengate/rules/policy"
 )
 
@@ -213,6 +214,18 @@ type Config struct {
 	// included; further clients wait in the listen backlog. Zero means
 	// DefaultMaxConns.
 	MaxConns int
+	// MaxConnsPerClient bounds the connections one client holds at once,
+	// so that no client can fill MaxConns and starve the others. A client
+	// at its limit loses its longest-idle connection (between requests,
+	// or still sending its first request head) to a new one, and is
+	// refused only when all of its connections are busy. Zero means a
+	// quarter of MaxConns (256 by default; a browser uses up to about
+	// 200); it must be below MaxConns.
+	MaxConnsPerClient int
+	// ClientKey names the client of a connection for MaxConnsPerClient:
+	// the service answers "uid:N" for a local process the kernel names
+	// the owner of. Nil, or "", means the client's address.
+	ClientKey func(client, local net.Addr) string
 	// ReadHeaderTimeout bounds reading a request's headers. Zero means
 	// DefaultReadHeaderTimeout.
 	ReadHeaderTimeout time.Duration
@@ -279,6 +292,9 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
+	if cfg.MaxConnsPerClient <= 0 {
+		cfg.MaxConnsPerClient = max(1, cfg.MaxConns/4)
+	}
 	cfg.ReadHeaderTimeout = orDefault(cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	cfg.IdleTimeout = orDefault(cfg.IdleTimeout, DefaultIdleTimeout)
 	cfg.TunnelIdleTimeout = orDefault(cfg.TunnelIdleTimeout, DefaultTunnelIdleTimeout)
@@ -288,6 +304,9 @@ func New(cfg Config) (*Proxy, error) {
 		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	var errs []error
+	if cfg.MaxConns > 1 && cfg.MaxConnsPerClient >= cfg.MaxConns {
+		errs = append(errs, fmt.Errorf("checking connection limits: %d per client must be below %d in all", cfg.MaxConnsPerClient, cfg.MaxConns))
+	}
 	for i, pre := range cfg.AllowedClients {
 		if !pre.IsValid() {
 			errs = append(errs, fmt.Errorf("checking allowed client network %d: invalid prefix", i))
@@ -367,7 +386,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		return errors.New("serving proxy: Serve called twice")
 	}
 	p.guard.addOwn(ln.Addr())
-	lim := newLimitListener(ln, p.cfg.MaxConns, p.cfg.AllowedClients, p.log)
+	lim := newLimitListener(ln, p.cfg.MaxConns, p.cfg.MaxConnsPerClient, p.cfg.ClientKey, p.cfg.AllowedClients, p.log)
 	hand := connfeed.New(ln.Addr()) // what the lane leaves to the server
 	srv := &http.Server{
 		Handler:           p,
@@ -376,6 +395,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    p.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnState:         connState,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			m := &connProfile{}
 			if h, ok := c.(*handed); ok {
@@ -415,6 +435,24 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	<-errc
 	<-errc
 	return nil
+}
+
+// connState tells the per-client limit which of the server's
+// connections may be evicted: one between requests or still reading a
+// request head (the server reports a request active only once its head
+// is read) may; one serving a request or hijacked for a tunnel may not
+// (a tunnel waiting for its first bytes marks itself idle meanwhile).
+func connState(c net.Conn, st http.ConnState) {
+	lc := connlimit.Of(c)
+	if lc == nil {
+		return
+	}
+	switch st {
+	case http.StateActive, http.StateHijacked:
+		lc.Busy()
+	case http.StateIdle:
+		lc.Idle()
+	}
 }
 
 // canceled is a context that has ended: shut down at once.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/greengate/greengate/agent/blocklog"
+	"github.com/greengate/greengate/internal/connlimit"
 	"github.com/greengate/greengate/rules/hostname"
 	"github.com/greengate/greengate/rules/policy"
 )
@@ -124,6 +125,9 @@ func (p *Proxy) serveWebSocketTunnel(ctx context.Context, d *decision, conn net.
 		p.record(d, pv, blocklog.ActionBlock, host, redactedURL(u), "websocket: "+pv.Reason.String())
 		tunnelRefusal(conn, http.StatusForbidden, "GreenGate: "+host+pathQuery+" is blocked ("+blockWhat(d.eng, pv)+")")
 		return
+	}
+	if slot := connlimit.Of(conn); slot != nil && !slot.Busy() {
+		return // taken back by the per-client limit while waiting for the head
 	}
 	dctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	up, err := p.dial(dctx, "tcp", hostPort(host, wsPort))
