@@ -395,7 +395,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    p.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		ConnState:         connState,
+		ConnState:         ConnState,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			m := &connProfile{}
 			if h, ok := c.(*handed); ok {
@@ -437,12 +437,12 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// connState tells the per-client limit which of the server's
-// connections may be evicted: one between requests or still reading a
+// ConnState, as an http.Server's hook, tells the per-client limit
+// (package connlimit) which of the server's connections may be evicted: one between requests or still reading a
 // request head (the server reports a request active only once its head
 // is read) may; one serving a request or hijacked for a tunnel may not
 // (a tunnel waiting for its first bytes marks itself idle meanwhile).
-func connState(c net.Conn, st http.ConnState) {
+func ConnState(c net.Conn, st http.ConnState) {
 	lc := connlimit.Of(c)
 	if lc == nil {
 		return

@@ -183,6 +183,15 @@ func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (resta
 			cfg.Ready(a)
 		}
 	}
+	// One local user's processes share one per-client connection limit;
+	// LAN machines, and local sockets the kernel names no owner of, are
+	// limited by address.
+	acfg.ClientKey = func(c, server net.Addr) string {
+		if uid, ok := localUID(c, server); ok {
+			return "uid:" + strconv.Itoa(uid)
+		}
+		return ""
+	}
 	// LAN clients by network (settings "lan_profiles"); local ones by OS
 	// user ("users"): the kernel says which user owns a loopback client's
 	// socket. Anything unknown gets the default profile.

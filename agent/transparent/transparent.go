@@ -95,6 +95,15 @@ type Config struct {
 	// MaxConns bounds connections served at once. Zero means
 	// proxy.DefaultMaxConns.
 	MaxConns int
+	// MaxConnsPerClient bounds one client's connections, as
+	// proxy.Config.MaxConnsPerClient does (the same eviction of the
+	// longest idle). Zero means a quarter of MaxConns; it must be below
+	// MaxConns.
+	MaxConnsPerClient int
+	// ClientKey names a connection's client for MaxConnsPerClient, given
+	// the client's address and where it was going; nil or "" means the
+	// client's address (proxy.ClientAddrKey).
+	ClientKey func(client, orig net.Addr) string
 }
 
 // RulesetOptions shape the nftables table.
