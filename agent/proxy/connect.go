@@ -154,6 +154,12 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 			p.record(&d, v, blocklog.ActionBlock, host, "", "connect to an address without a server name: "+v.Reason.String())
 			return
 		}
+		if hostname.IsIP(host) {
+			if nv := d.eng.DecideUnnamed(policy.Request{Host: host, Time: d.now, Profile: d.profile}); nv.Action == policy.Block {
+				p.record(&d, nv, blocklog.ActionBlock, host, "", "connect to an address without a server name: "+nv.Reason.String())
+				return
+			}
+		}
 		if p.cfg.NoSNI == NoSNIBlock {
 			v.Action, v.Reason = policy.Block, policy.ReasonDefault
 			p.record(&d, v, blocklog.ActionBlock, host, "", "tunnel without a server name")

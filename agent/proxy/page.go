@@ -76,6 +76,7 @@ var english = words{
 		policy.ReasonAllowListOnly:  "Only sites a parent allowed can be opened.",
 		policy.ReasonOutsideHours:   "It is outside the allowed hours.",
 		policy.ReasonUnknownProfile: "This computer's filter settings are incomplete.",
+		policy.ReasonNoName:         "A connection to a bare address that does not say which site it is for.",
 		policy.ReasonDefault:        "The filter refused this connection.",
 	},
 }
@@ -97,6 +98,7 @@ var chinese = words{
 		policy.ReasonAllowListOnly:  "只能打开家长允许的网站。",
 		policy.ReasonOutsideHours:   "现在不在允许上网的时间内。",
 		policy.ReasonUnknownProfile: "本电脑的过滤设置不完整。",
+		policy.ReasonNoName:         "连接到一个没有说明网站名称的地址。",
 		policy.ReasonDefault:        "过滤器拒绝了此连接。",
 	},
 }

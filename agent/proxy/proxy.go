@@ -44,8 +44,11 @@
 // is ever spliced: another Upgrade (h2c) is removed from the request and
 // another 101 refused, so no connection becomes one whose requests go
 // undecided.
-// Nothing is ever decrypted. A hello without SNI, or a tunnel that is not TLS,
-// follows Config.NoSNI; a hello that is malformed, too large or too slow
+// Nothing is ever decrypted. A hello without SNI, or a tunnel that is not TLS
+// (SSH or OpenVPN over 443), to an IP literal is decided by
+// policy.Engine.DecideUnnamed: refused, and logged as "no-sni", in every
+// profile that blocks a category, unless the address is allowed; to a
+// named host, it follows Config.NoSNI; a hello that is malformed, too large or too slow
 // closes the tunnel (fail closed). With TLS Encrypted Client Hello only the
 // outer, public name is visible and is what is decided: blocking by provider
 // (a bundle's ECH-fronting entries) is the remedy, not refusing ECH, which

@@ -470,7 +470,9 @@ func TestNoSNI(t *testing.T) {
 		ok        bool
 	}{
 		{"default, allowed host", proxy.NoSNIAllowIfHostAllowed, "allowed.test:443", true},
-		{"default, IP", proxy.NoSNIAllowIfHostAllowed, "127.0.0.1:443", true},
+		// An address names no site: refused in a profile that blocks a
+		// category (TestConnectToAddressWithoutName).
+		{"default, IP", proxy.NoSNIAllowIfHostAllowed, "127.0.0.1:443", false},
 		{"block policy", proxy.NoSNIBlock, "allowed.test:443", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1026,4 +1028,75 @@ func TestPathSpellings(t *testing.T) {
 			t.Errorf("GET %s: %d, want 200", path, code)
 		}
 	}
+}
+
+// TestConnectToAddressWithoutName is issue 12's nameless tunnel: a
+// CONNECT to an unlisted address whose bytes name no site (a TLS hello
+// without SNI, or SSH over 443) is refused in a profile that blocks a
+// category, and logged as "no-sni"; an address on the allow list still
+// goes through.
+func TestConnectToAddressWithoutName(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	h := start(t, func(c *proxy.Config) {
+		eng := testEngine(t, nil)
+		p := policyDefaultProfile()
+		p.Allow = append(p.Allow, "192.0.2.8")
+		e2, err := policy.New(policy.Config{Categories: eng.Categories(), SafeSearch: eng.SafeSearchEngines(), Profiles: []policy.Profile{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Engine = func() *policy.Engine { return e2 }
+	})
+	echo := newTLSOrigin(t, ca, "E", true)
+	h.dial.route("192.0.2.7:443", echo.addr())
+	h.dial.route("192.0.2.8:443", echo.addr())
+	noSNI := func(t *testing.T, authority string) error {
+		c, br, code := h.connect(t, authority)
+		if code != 200 {
+			t.Fatalf("CONNECT %s: %d", authority, code)
+		}
+		tc := tls.Client(bufConn{c, br}, &tls.Config{InsecureSkipVerify: true}) // no ServerName: no SNI
+		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			return err
+		}
+		_, err := tc.Write([]byte("x"))
+		return err
+	}
+	t.Run("TLS without SNI to an unlisted address", func(t *testing.T) {
+		before := len(h.dial.dialled())
+		if err := noSNI(t, "192.0.2.7:443"); err == nil {
+			t.Fatal("handshake through a nameless tunnel")
+		}
+		if len(h.dial.dialled()) != before {
+			t.Fatalf("dialled %v", h.dial.dialled()[before:])
+		}
+		ev := h.ev.all()
+		if len(ev) == 0 || ev[len(ev)-1].Host != "192.0.2.7" || !strings.HasSuffix(ev[len(ev)-1].Reason, "no-sni") {
+			t.Fatalf("block log: %+v", ev)
+		}
+	})
+	t.Run("SSH over 443 to an unlisted address", func(t *testing.T) {
+		before := len(h.dial.dialled())
+		c, _, code := h.connect(t, "192.0.2.7:443")
+		if code != 200 {
+			t.Fatal(code)
+		}
+		io.WriteString(c, "SSH-2.0-OpenSSH_9.6\r\n")
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("tunnel still open")
+			}
+		}
+		if len(h.dial.dialled()) != before {
+			t.Fatalf("dialled %v", h.dial.dialled()[before:])
+		}
+	})
+	t.Run("an allowed address goes through", func(t *testing.T) {
+		if err := noSNI(t, "192.0.2.8:443"); err != nil {
+			t.Fatalf("allowed address: %v", err)
+		}
+	})
 }

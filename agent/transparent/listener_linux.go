@@ -350,7 +350,10 @@ func (l *Listener) serveTLS(c net.Conn, slot *connlimit.Conn, br *bufio.Reader, 
 	// profile allows sites by name, not their addresses).
 	v := decide(ipHost)
 	blockedHost := ipHost
-	if name != "" && !listed(v) {
+	switch {
+	case name == "":
+		v = eng.DecideUnnamed(policy.Request{Host: ipHost, Time: now, Profile: profile})
+	case !listed(v):
 		v, blockedHost = decide(name), name
 	}
 	if v.Action == policy.Block {

@@ -98,7 +98,7 @@ func agentChild() int {
 		Profile: profile,
 		// What the tray would hear of: printed for the test to find.
 		TunnelBlocked: func(remote string, ev blocklog.Event) {
-			fmt.Fprintf(os.Stderr, "NOTICE host=%s category=%s from=%s\n", ev.Host, ev.Category, remote)
+			fmt.Fprintf(os.Stderr, "NOTICE host=%s category=%s from=%s reason=%s\n", ev.Host, ev.Category, remote, ev.Reason)
 		},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
@@ -133,7 +133,7 @@ func originChild() int {
 	}
 	go func() {
 		_ = http.Serve(tl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			say("CONN tls sni=%s", r.TLS.ServerName)
+			say("CONN tls sni=%s path=%s", r.TLS.ServerName, r.URL.Path)
 			fmt.Fprintf(w, "origin tls sni=%s\n", r.TLS.ServerName)
 		}))
 	}()
@@ -357,6 +357,10 @@ func TestEndpointModeInNamespaces(t *testing.T) {
 			true, "origin tls sni=allowed.test", "", "orig=[" + l.srv6 + "]:443"},
 		{"https blocked", []string{"-k", "--resolve", "blocked.test:443:" + l.srv4, "https://blocked.test/"},
 			false, "", "CONN tls sni=blocked.test", "NOTICE host=blocked.test category=adult"},
+		// curl sends no SNI to an address: issue 12's way around every
+		// category (SSH or OpenVPN over 443 look the same to the agent).
+		{"https to a bare address without SNI is blocked", []string{"-k", "https://" + l.srv4 + "/nosni"},
+			false, "", "CONN tls sni= path=/nosni", "reason=transparent tls: no-sni"},
 		{"http allowed", []string{"-H", "Host: allowed.test", "http://" + l.srv4 + "/"},
 			true, "origin http host=allowed.test", "CONN http host=allowed.test", ""},
 		{"http blocked gets the block page", []string{"-H", "Host: blocked.test", "http://" + l.srv4 + "/"},
@@ -412,6 +416,7 @@ func TestGatewayModeInNamespaces(t *testing.T) {
 		{"https allowed", []string{"-k", "--resolve", "allowed.test:443:" + l.srv4, "https://allowed.test/"}, true, "origin tls sni=allowed.test"},
 		{"https blocked", []string{"-k", "--resolve", "blocked.test:443:" + l.srv4, "https://blocked.test/"}, false, ""},
 		{"http blocked gets the block page", []string{"-H", "Host: blocked.test", "http://" + l.srv4 + "/"}, true, "This page is blocked"},
+		{"https to a bare address without SNI is blocked", []string{"-k", "https://" + l.srv4 + "/nosni"}, false, ""},
 		{"http allowed", []string{"-H", "Host: allowed.test", "http://" + l.srv4 + "/"}, true, "origin http host=allowed.test"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,7 +15,10 @@
 //     closed (a page would need a certificate we do not have). Allowed: the
 //     original address is dialled and the bytes spliced untouched. Safe
 //     search: Verdict.SafeHost is dialled instead. A hello without SNI is
-//     decided on the original address. Nothing is decrypted.
+//     decided on the original address by policy.Engine.DecideUnnamed, as
+//     the proxy decides a nameless tunnel: blocked ("no-sni") in a
+//     profile that blocks a category unless the address is allowed.
+//     Nothing is decrypted.
 //   - Anything else is read as HTTP and served by agent/proxy's plain-HTTP
 //     path, so the Host header decides, blocks get the block page, and
 //     every request on a keep-alive connection is decided on its own.
