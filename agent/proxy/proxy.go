@@ -17,7 +17,9 @@
 // block page: status 403, English or Chinese by Accept-Language, every value
 // HTML-escaped, with an "ask a parent" link to /greengate/request on the
 // blocked host, which the proxy answers itself and records as a
-// blocklog.ActionRequest event. What is decided is what is contacted: the
+// blocklog.ActionRequest event: only for a host this client was blocked
+// on in the last ten minutes, and no faster than Config.Asks (the admin
+// API's limiter) allows. What is decided is what is contacted: the
 // request goes to the request line's host, in its normal form, and carries
 // that host as its Host header whatever the client wrote there.
 //
@@ -112,6 +114,7 @@ import (
 	"github.com/elazarl/goproxy"
 
 	"github.com/greengate/greengate/agent/blocklog"
+	"github.com/greengate/greengate/agent/settings"
 	"github.com/greengate/greengate/agent/sni"
 	"github.com/greengate/greengate/internal/connfeed"
 	"github.com/greengate/greengate/internal/connlimit"
@@ -247,7 +250,25 @@ type Config struct {
 	// MaxHeaderBytes caps a request's headers. Zero means
 	// DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
+	// Asks limits the block page's "ask a parent" requests per client;
+	// the agent passes the admin API's, so the two share one limit. Nil
+	// means one of the proxy's own, at settings.NewAskLimiter's pace of
+	// DefaultAskEvery.
+	Asks AskLimiter
 }
+
+// DefaultAskEvery is the least time between two "ask a parent" from one
+// client when Config.Asks is nil.
+const DefaultAskEvery = 10 * time.Second
+
+// AskLimiter limits "ask a parent"; *settings.AskLimiter is one.
+type AskLimiter interface {
+	// Allow reports whether key may ask now (and counts the ask), or
+	// how long it must wait.
+	Allow(key string) (time.Duration, bool)
+}
+
+var _ AskLimiter = (*settings.AskLimiter)(nil)
 
 // Proxy is the filtering proxy. Create it with New.
 type Proxy struct {
@@ -259,6 +280,7 @@ type Proxy struct {
 	lan    bool
 	guard  *guard
 	pages  *pages
+	recent recentBlocks
 	served atomic.Bool
 
 	mu           sync.Mutex
@@ -305,6 +327,9 @@ func New(cfg Config) (*Proxy, error) {
 	cfg.HelloTimeout = orDefault(cfg.HelloTimeout, sni.DefaultTimeout)
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if cfg.Asks == nil {
+		cfg.Asks = settings.NewAskLimiter(DefaultAskEvery, cfg.Clock)
 	}
 	var errs []error
 	if cfg.MaxConns > 1 && cfg.MaxConnsPerClient >= cfg.MaxConns {
@@ -585,6 +610,10 @@ func (m *connProfile) get(eng *policy.Engine, pick func() string) string {
 	return m.profile
 }
 
+// asker names the client for "ask a parent": its address and profile,
+// so local users with profiles of their own are told apart.
+func (d *decision) asker() string { return d.client + "|" + d.profile }
+
 func (d *decision) decide(host, path string) policy.Verdict {
 	return d.eng.Decide(policy.Request{Host: host, Path: path, Time: d.now, Profile: d.profile})
 }
@@ -594,6 +623,9 @@ func (d *decision) decide(host, path string) policy.Verdict {
 func (p *Proxy) record(d *decision, v policy.Verdict, action blocklog.Action, host, url, reason string) {
 	ev := blocklog.Event{Time: d.now, Profile: v.Profile, Client: d.client, Host: host, URL: url,
 		Category: v.Category, Entry: v.Entry, Source: v.Source, Action: action, Reason: reason}
+	if action == blocklog.ActionBlock {
+		p.recent.add(d.asker(), host, d.now)
+	}
 	if action == blocklog.ActionBlock && url == "" && p.cfg.TunnelBlocked != nil {
 		p.cfg.TunnelBlocked(d.remote, ev)
 	}

@@ -13,12 +13,14 @@ import (
 	"net/http/httptrace"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/proxy"
+	"github.com/greengate/greengate/agent/settings"
 	"github.com/greengate/greengate/rules/lists"
 	"github.com/greengate/greengate/rules/policy"
 	"github.com/greengate/greengate/rules/ruleset"
@@ -190,22 +192,82 @@ func rawRequest(t *testing.T, addr, raw string) string {
 	return string(b)
 }
 
+// TestAskParent: the block page's "ask a parent" link is taken only for
+// a host this client was just blocked on, and no faster than the shared
+// ask limiter allows (issue 12).
 func TestAskParent(t *testing.T) {
 	t.Parallel()
-	h := start(t, nil)
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 5, 20, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	asks := settings.NewAskLimiter(10*time.Second, clock)
+	h := start(t, func(c *proxy.Config) { c.Clock = clock; c.Asks = asks })
 	c := h.client(nil)
+	requests := func() int {
+		n := 0
+		for _, e := range h.ev.all() {
+			if e.Action == blocklog.ActionRequest {
+				n++
+			}
+		}
+		return n
+	}
+	// Not blocked, or not yet: nothing to ask for.
+	for _, u := range []string{
+		"http://blocked.test/greengate/request?host=allowed.test",
+		"http://blocked.test/greengate/request?host=blocked.test",
+		"http://" + h.addr + "/greengate/request?host=www.example.org",
+	} {
+		hc := c
+		if strings.Contains(u, h.addr) {
+			hc = http.DefaultClient // to the proxy itself, not through it
+		}
+		if code, body := get(t, hc, u); code != http.StatusForbidden || !strings.Contains(body, "just blocked") {
+			t.Fatalf("%s: %d %q", u, code, body)
+		}
+	}
+	if n := requests(); n != 0 {
+		t.Fatalf("%d requests recorded for sites never blocked", n)
+	}
+	if code, _ := get(t, c, "http://blocked.test/"); code != http.StatusForbidden {
+		t.Fatalf("block page: %d", code)
+	}
 	code, body := get(t, c, "http://blocked.test/greengate/request?host=Blocked.Test.", "Accept-Language", "zh")
 	if code != 200 || !strings.Contains(body, "你的请求已发送") || !strings.Contains(body, "blocked.test") {
 		t.Fatalf("got %d %q", code, body)
 	}
 	ev := h.ev.all()
-	if len(ev) != 1 || ev[0].Action != blocklog.ActionRequest || ev[0].Host != "blocked.test" || ev[0].Client != "127.0.0.1" {
+	if last := ev[len(ev)-1]; requests() != 1 || last.Action != blocklog.ActionRequest || last.Host != "blocked.test" || last.Client != "127.0.0.1" {
 		t.Fatalf("events %+v", ev)
 	}
-	// Direct to the proxy, as a bookmark would.
+	// At once again, directly to the proxy as a bookmark would: too soon.
 	code, _ = get(t, http.DefaultClient, "http://"+h.addr+"/greengate/request?host=blocked.test")
-	if code != 200 || len(h.ev.all()) != 2 {
-		t.Fatalf("direct request page: %d, %d events", code, len(h.ev.all()))
+	if code != http.StatusTooManyRequests || requests() != 1 {
+		t.Fatalf("second ask at once: %d, %d requests", code, requests())
+	}
+	mu.Lock()
+	now = now.Add(11 * time.Second)
+	mu.Unlock()
+	code, _ = get(t, http.DefaultClient, "http://"+h.addr+"/greengate/request?host=blocked.test")
+	if code != 200 || requests() != 2 {
+		t.Fatalf("ask after the wait: %d, %d requests", code, requests())
+	}
+	// The limiter is the admin API's: an ask there counts here.
+	mu.Lock()
+	now = now.Add(11 * time.Second)
+	mu.Unlock()
+	if _, ok := asks.Allow("addr:127.0.0.1"); !ok {
+		t.Fatal("limiter refused the first ask")
+	}
+	if code, _ := get(t, c, "http://blocked.test/greengate/request?host=blocked.test"); code != http.StatusTooManyRequests {
+		t.Fatalf("ask right after one through the shared limiter: %d", code)
+	}
+	// After recentFor, the block is no longer recent.
+	mu.Lock()
+	now = now.Add(11 * time.Minute)
+	mu.Unlock()
+	if code, _ := get(t, c, "http://blocked.test/greengate/request?host=blocked.test"); code != http.StatusForbidden {
+		t.Fatalf("ask about a block 11 minutes old: %d", code)
 	}
 	code, _ = get(t, c, "http://blocked.test/greengate/request?host=<script>")
 	if code != 400 {

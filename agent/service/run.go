@@ -183,6 +183,10 @@ func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (resta
 			cfg.Ready(a)
 		}
 	}
+	// "Ask a parent" from the block page and from the tray share one
+	// limit per user.
+	asks := settings.NewAskLimiter(admin.DefaultAskEvery, cfg.Clock)
+	acfg.Asks = asks
 	// One local user's processes share one per-client connection limit;
 	// LAN machines, and local sockets the kernel names no owner of, are
 	// limited by address.
@@ -273,6 +277,7 @@ func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (resta
 		OnOverrides: func() { rebuild("grant or pause") },
 		UpdateNow:   updateNow,
 		Notices:     board.since,
+		Asks:        asks,
 		Logger:      log,
 		Clock:       cfg.Clock,
 		Status: func() client.Status {

@@ -80,6 +80,7 @@ func New(cfg Config) (*Listener, error) {
 		Engine:  cfg.Engine,
 		Profile: cfg.Profile,
 		Log:     cfg.Log,
+		Asks:    cfg.Asks,
 		// Any client; and, as in LAN mode, never to loopback or
 		// link-local destinations.
 		AllowedClients: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")},

@@ -107,6 +107,9 @@ type Config struct {
 	// the client's address and where it was going; nil or "" means the
 	// client's address (proxy.ClientAddrKey).
 	ClientKey func(client, orig net.Addr) string
+	// Asks limits "ask a parent" on the block page
+	// (proxy.Config.Asks). Nil: the HTTP side's own.
+	Asks proxy.AskLimiter
 }
 
 // RulesetOptions shape the nftables table.
