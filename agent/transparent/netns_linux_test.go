@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,8 @@ func TestMain(m *testing.M) {
 		os.Exit(agentChild())
 	case "origin":
 		os.Exit(originChild())
+	case "attacker":
+		os.Exit(attackerChild())
 	case "enable", "disable":
 		// Enable and Disable as `greengate transparent` runs them, inside
 		// the namespace the child was started in.
@@ -75,6 +78,10 @@ func agentChild() int {
 		return 2
 	}
 	if _, err := b.AddList("adult", "netns-test.txt", strings.NewReader("blocked.test\n"), lists.Options{Format: lists.Domains}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	if _, err := b.AddList("adult", "netns-urls.txt", strings.NewReader("allowed.test/bad\n"), lists.Options{Format: lists.URLs}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
@@ -112,6 +119,24 @@ func agentChild() int {
 		return 2
 	}
 	return 0
+}
+
+// attackerChild opens GREENGATE_ATTACK_N connections to
+// GREENGATE_ATTACK_ADDR and holds them, sending nothing, until killed:
+// one process hoarding connections (issue 12).
+func attackerChild() int {
+	n, _ := strconv.Atoi(os.Getenv("GREENGATE_ATTACK_N"))
+	var held []net.Conn
+	for range n {
+		c, err := net.DialTimeout("tcp", os.Getenv("GREENGATE_ATTACK_ADDR"), 5*time.Second)
+		if err != nil {
+			continue
+		}
+		held = append(held, c)
+	}
+	fmt.Fprintf(os.Stderr, "attacker holds %d connections\n", len(held))
+	fmt.Println("READY")
+	select {}
 }
 
 func originChild() int {
@@ -283,7 +308,7 @@ func (l *lab) child(t *testing.T, ns, role string, log *lockedBuf, extraEnv stri
 	cmd := exec.Command("ip", "netns", "exec", ns, self, "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+role)
 	if extraEnv != "" {
-		cmd.Env = append(cmd.Env, extraEnv)
+		cmd.Env = append(cmd.Env, strings.Fields(extraEnv)...)
 	}
 	cmd.Stderr = log
 	stdout, err := cmd.StdoutPipe()
@@ -365,6 +390,10 @@ func TestEndpointModeInNamespaces(t *testing.T) {
 			true, "origin http host=allowed.test", "CONN http host=allowed.test", ""},
 		{"http blocked gets the block page", []string{"-H", "Host: blocked.test", "http://" + l.srv4 + "/"},
 			true, "This page is blocked", "CONN http host=blocked.test", ""},
+		// Another spelling of a listed path (issue 12); --path-as-is
+		// keeps curl from cleaning it first.
+		{"http listed path spelled otherwise gets the block page", []string{"--path-as-is", "-H", "Host: allowed.test", "http://" + l.srv4 + "//x/../BAD/"},
+			true, "This page is blocked", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if strings.Contains(tc.name, "IPv6") && l.srv6 == "" {
@@ -401,6 +430,16 @@ func TestEndpointModeInNamespaces(t *testing.T) {
 		if err == nil {
 			t.Fatalf("direct use answered: %s", out)
 		}
+	})
+	t.Run("one process holding 1500 silent connections does not starve a request", func(t *testing.T) {
+		l.child(t, l.cli, "attacker", &lockedBuf{}, "GREENGATE_ATTACK_N=1500 GREENGATE_ATTACK_ADDR="+l.srv4+":443")
+		start := time.Now()
+		out, err := l.curl(t, "-k", "--resolve", "allowed.test:443:"+l.srv4, "https://allowed.test/during-attack")
+		took := time.Since(start)
+		if err != nil || !strings.Contains(out, "origin tls sni=allowed.test") || took > 2*time.Second {
+			t.Fatalf("request during the attack: %v after %v\n%s", err, took, out)
+		}
+		t.Logf("request during the attack took %v", took.Round(time.Millisecond))
 	})
 }
 
