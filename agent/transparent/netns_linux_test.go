@@ -433,10 +433,15 @@ func TestEndpointModeInNamespaces(t *testing.T) {
 	})
 	t.Run("one process holding 1500 silent connections does not starve a request", func(t *testing.T) {
 		l.child(t, l.cli, "attacker", &lockedBuf{}, "GREENGATE_ATTACK_N=1500 GREENGATE_ATTACK_ADDR="+l.srv4+":443")
+		// Let the agent work through its accept backlog first (slow under
+		// -race on a busy machine): what is measured is starvation, not
+		// accepting. Without the per-client limit the wait is the hello
+		// timeout, 10 s, however long this pause.
+		time.Sleep(2 * time.Second)
 		start := time.Now()
 		out, err := l.curl(t, "-k", "--resolve", "allowed.test:443:"+l.srv4, "https://allowed.test/during-attack")
 		took := time.Since(start)
-		if err != nil || !strings.Contains(out, "origin tls sni=allowed.test") || took > 2*time.Second {
+		if err != nil || !strings.Contains(out, "origin tls sni=allowed.test") || took > time.Second {
 			t.Fatalf("request during the attack: %v after %v\n%s", err, took, out)
 		}
 		t.Logf("request during the attack took %v", took.Round(time.Millisecond))
