@@ -102,11 +102,18 @@ type Config struct {
 	// LogMaxAge is how long block events are kept (the parent's
 	// log_retention_days). Zero means blocklog.DefaultMaxAge.
 	LogMaxAge time.Duration
+	// LogMaxBytes bounds the block log on disk (the parent's
+	// log_max_bytes). Zero means blocklog.DefaultMaxBytes.
+	LogMaxBytes int64
 	// Parental, when set, fills in the parental-settings fields of the
 	// inputs of every engine build (profiles, default profile, grants):
 	// agent/service wires agent/settings here. Nil runs on the single
 	// default profile.
 	Parental func(*EngineInputs)
+	// CA, when set, shows the block page for blocked HTTPS
+	// (proxy.Config.CA): agent/localca's CA for this machine. Nil
+	// refuses HTTPS blocks with no page.
+	CA proxy.BlockPageCA
 	// Updates configures signed rule bundles (agent/update): Sources are
 	// the trusted publishers; with none, the agent runs on the defaults and
 	// Lists alone. Dir "" means DataDir/bundles; Clock and Logger default to
@@ -123,8 +130,12 @@ type Agent struct {
 	proxy  *proxy.Proxy
 	update *update.Updater // nil without update sources
 
-	buildMu sync.Mutex       // one engine build at a time
-	bundles []*bundle.Bundle // in force; guarded by buildMu
+	buildMu sync.Mutex // one engine build at a time
+	// rules are the compiled categories of the defaults, the bundles in
+	// force and the lists; guarded by buildMu. Compiling them is the
+	// expensive part of a build (half a million entries), so only a
+	// bundle change does it; a settings change, grant or pause reuses them.
+	rules compiled
 }
 
 // ErrNoDataDir is returned by New when Config.DataDir is empty.
@@ -166,11 +177,16 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		// Verified again from disk; falls back to .prev, then to none.
 		bundles, a.update = u.Load(), u
 	}
-	a.bundles = bundles
-	eng, err := buildEngine(a.inputs())
+	in := a.inputs()
+	rules, err := compileRules(in, bundles)
 	if err != nil {
 		return nil, err
 	}
+	eng, err := assemble(rules, in)
+	if err != nil {
+		return nil, err
+	}
+	a.rules = rules
 	a.engine.Store(eng)
 	// Parsing a big list leaves its garbage (several times the compiled
 	// sets) on the heap until the next GC cycle; hand it back to the OS now,
@@ -182,7 +198,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
 	path := filepath.Join(cfg.DataDir, "blocklog.db")
-	bl, moved, err := blocklog.OpenOrMoveAside(ctx, blocklog.Config{Path: path, Logger: cfg.Logger, Clock: cfg.Clock, MaxAge: cfg.LogMaxAge})
+	bl, moved, err := blocklog.OpenOrMoveAside(ctx, blocklog.Config{Path: path, Logger: cfg.Logger, Clock: cfg.Clock, MaxAge: cfg.LogMaxAge, MaxBytes: cfg.LogMaxBytes})
 	if err != nil {
 		return nil, fmt.Errorf("opening block log %s: %w", path, err)
 	}
@@ -206,6 +222,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		DialContext:    cfg.DialContext,
 		Clock:          cfg.Clock,
 		Logger:         cfg.Logger,
+		CA:             cfg.CA,
 	})
 	if err != nil {
 		_ = bl.Close(context.WithoutCancel(ctx))
@@ -231,13 +248,19 @@ func (a *Agent) SetEngine(e *policy.Engine) {
 func (a *Agent) bundlesChanged(bs []*bundle.Bundle) {
 	a.buildMu.Lock()
 	defer a.buildMu.Unlock()
-	eng, err := buildEngine(a.inputsWith(bs))
+	in := a.inputs()
+	rules, err := compileRules(in, bs)
+	if err == nil {
+		var eng *policy.Engine
+		if eng, err = assemble(rules, in); err == nil {
+			a.rules = rules
+			a.SetEngine(eng)
+		}
+	}
 	if err != nil {
 		a.log.Error("agent: rules with new bundles failed to build; keeping the engine in force", "err", err)
 		return
 	}
-	a.bundles = bs
-	a.SetEngine(eng)
 	a.log.Info("agent: bundles changed; engine swapped", "bundles", len(bs))
 }
 
@@ -247,7 +270,7 @@ func (a *Agent) bundlesChanged(bs []*bundle.Bundle) {
 func (a *Agent) Rebuild() error {
 	a.buildMu.Lock()
 	defer a.buildMu.Unlock()
-	eng, err := buildEngine(a.inputsWith(a.bundles))
+	eng, err := assemble(a.rules, a.inputs())
 	if err != nil {
 		return err
 	}
@@ -255,10 +278,8 @@ func (a *Agent) Rebuild() error {
 	return nil
 }
 
-func (a *Agent) inputs() EngineInputs { return a.inputsWith(a.bundles) }
-
-func (a *Agent) inputsWith(bs []*bundle.Bundle) EngineInputs {
-	in := EngineInputs{Lists: a.cfg.Lists, Bundles: bs, Logger: a.log}
+func (a *Agent) inputs() EngineInputs {
+	in := EngineInputs{Lists: a.cfg.Lists, Logger: a.log}
 	if a.cfg.Parental != nil {
 		a.cfg.Parental(&in)
 	}
@@ -328,12 +349,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
-// EngineInputs is everything an engine is built from. Bundles (agent/update)
-// and parental settings (agent/settings) are added here as fields.
+// EngineInputs is what an engine is built from besides the bundles in
+// force (which the agent holds): the lists, and the parental settings
+// (agent/settings) that Config.Parental fills in.
 type EngineInputs struct {
-	Lists   []ListSpec
-	Bundles []*bundle.Bundle // verified by agent/update, in layering order
-	Logger  *slog.Logger
+	Lists  []ListSpec
+	Logger *slog.Logger
 
 	// Parental settings (agent/settings). Profiles, when any, replace the
 	// default profile; category ids no rules provide are dropped from them
@@ -344,7 +365,7 @@ type EngineInputs struct {
 	Grants   []policy.Grant
 }
 
-// ─── buildEngine: the one place rules and settings become an Engine ───────
+// ─── compileRules and assemble: where rules and settings become an Engine ──
 //
 // Order matters only for display: sources layer, none replaces another.
 // Plug-in points, in the order they will apply:
@@ -353,40 +374,63 @@ type EngineInputs struct {
 //  3. list files named in the config (--list);
 //  4. profiles from parental settings (agent/settings) replace the single
 //     default profile below; grants and pauses go into policy.Config.Grants.
-func buildEngine(in EngineInputs) (*policy.Engine, error) {
+
+// compiled is what compileRules makes: immutable, shared by every engine
+// assembled on it.
+type compiled struct {
+	cats []policy.Category
+	safe []policy.SearchEngine
+}
+
+// compileRules compiles steps 1 to 3: the expensive part, done when the
+// rules change (start, a bundle installed or dropped), never for settings.
+func compileRules(in EngineInputs, bundles []*bundle.Bundle) (compiled, error) {
 	log := in.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	var b ruleset.Builder
 	if err := defaults.Load(&b); err != nil {
-		return nil, fmt.Errorf("loading embedded rules: %w", err)
+		return compiled{}, fmt.Errorf("loading embedded rules: %w", err)
 	}
-	if n := update.Assemble(&b, in.Bundles); n > 0 {
+	if n := update.Assemble(&b, bundles); n > 0 {
 		// Signed, but still not trusted to be well-formed: such entries
 		// are skipped, the rest of the bundle is used.
 		log.Warn("agent: bundle entries not in normal form skipped", "rejected", n)
+	}
+	for _, l := range in.Lists {
+		st, err := b.AddFile(l.Category, l.Path)
+		if err != nil {
+			return compiled{}, fmt.Errorf("loading list %s for %s: %w", l.Path, l.Category, err)
+		}
+		log.Info("agent: list loaded", "category", l.Category, "path", l.Path,
+			"entries", st.Entries, "rejected", st.Rejected()-st.Skipped[lists.ReasonDuplicate])
+	}
+	cats, safe := b.Build()
+	return compiled{cats: cats, safe: safe}, nil
+}
+
+// assemble is step 4 on compiled rules: profiles, the default profile,
+// grants and pauses. It compiles only the profiles' own short lists, so
+// a settings change costs milliseconds whatever the size of the rules.
+func assemble(r compiled, in EngineInputs) (*policy.Engine, error) {
+	log := in.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	profiles := []policy.Profile{defaults.Profile()}
 	if len(in.Profiles) > 0 {
 		profiles = slices.Clone(in.Profiles)
 	}
 	for _, l := range in.Lists {
-		st, err := b.AddFile(l.Category, l.Path)
-		if err != nil {
-			return nil, fmt.Errorf("loading list %s for %s: %w", l.Path, l.Category, err)
-		}
-		log.Info("agent: list loaded", "category", l.Category, "path", l.Path,
-			"entries", st.Entries, "rejected", st.Rejected()-st.Skipped[lists.ReasonDuplicate])
 		for i := range profiles {
 			if !slices.Contains(profiles[i].Block, l.Category) {
 				profiles[i].Block = append(slices.Clip(profiles[i].Block), l.Category)
 			}
 		}
 	}
-	cats, safe := b.Build()
-	known := make(map[string]bool, len(cats))
-	for _, c := range cats {
+	known := make(map[string]bool, len(r.cats))
+	for _, c := range r.cats {
 		known[c.ID] = true
 	}
 	for i := range profiles {
@@ -397,7 +441,7 @@ func buildEngine(in EngineInputs) (*policy.Engine, error) {
 			return !known[id]
 		})
 	}
-	eng, err := policy.New(policy.Config{Categories: cats, SafeSearch: safe, Profiles: profiles, Default: in.Default, Grants: in.Grants})
+	eng, err := policy.New(policy.Config{Categories: r.cats, SafeSearch: r.safe, Profiles: profiles, Default: in.Default, Grants: in.Grants})
 	if err != nil {
 		return nil, fmt.Errorf("building policy engine: %w", err)
 	}

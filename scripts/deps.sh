@@ -15,7 +15,10 @@ if [ ${#need[@]} -gt 0 ]; then
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	echo "deps: installing ${need[*]}"
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	# Another apt (unattended upgrades on a fresh machine) may hold the lock:
+	# wait for it rather than fail.
+	apt=($sudo apt-get -o DPkg::Lock::Timeout=600)
+	"${apt[@]}" update -qq
+	DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 go mod download

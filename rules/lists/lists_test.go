@@ -21,6 +21,9 @@ func sharedFile(t testing.TB, rel string) string {
 	t.Helper()
 	p := filepath.Join(shared, rel)
 	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI without the shared real list %s: %v", rel, err)
+		}
 		t.Skipf("real list %s not available: %v", rel, err)
 	}
 	return p
@@ -62,6 +65,28 @@ func TestParse(t *testing.T) {
 			in:      "good.com\nbad..com\nspace in.com\ncom\n*.wild.com\nlocalhost\n3.4\nok.net",
 			want:    []want{{lists.Domain, "good.com", 1}, {lists.Domain, "ok.net", 8}},
 			skipped: map[string]int{lists.ReasonBadHost: 3, lists.ReasonFields: 1, lists.ReasonWildcard: 1, lists.ReasonLocal: 1},
+		},
+		{
+			// Whole registries and hosting platforms are never a site:
+			// real lists name them by mistake (Bon-Appetit lists
+			// akamaiedge.net and sakura.ne.jp). Their sites stay listed,
+			// and an exception may still name one.
+			name:    "public suffixes",
+			format:  lists.Adblock,
+			in:      "||akamaiedge.net^\n||sakura.ne.jp^\n||co.uk^\n||blogspot.com^\n||porn.blogspot.com^\n||x.sakura.ne.jp^\n@@||github.io^\n||1.2.3.4^\n",
+			want:    []want{{lists.Domain, "porn.blogspot.com", 5}, {lists.Domain, "x.sakura.ne.jp", 6}, {lists.AllowDomain, "github.io", 7}, {lists.Domain, "1.2.3.4", 8}},
+			skipped: map[string]int{lists.ReasonSuffix: 4},
+		},
+		{
+			// Accredited-only registries: a whole university's site is
+			// never one adult site. A name under it, look-alikes outside
+			// those registries, and governments (a state lottery is a
+			// gambling site) stay.
+			name:    "institutions",
+			format:  lists.Domains,
+			in:      "ucla.edu\nlotenal.gob.mx\nitu.int\nox.ac.uk\ntsinghua.edu.cn\nvirginia.gov\nporn.ucla.edu\ngoogle.ac\nedu.example.com\ngov-porn.com\n",
+			want:    []want{{lists.Domain, "lotenal.gob.mx", 2}, {lists.Domain, "virginia.gov", 6}, {lists.Domain, "porn.ucla.edu", 7}, {lists.Domain, "google.ac", 8}, {lists.Domain, "edu.example.com", 9}, {lists.Domain, "gov-porn.com", 10}},
+			skipped: map[string]int{lists.ReasonInstitution: 4},
 		},
 		{
 			name:   "hosts",
