@@ -83,6 +83,14 @@ type Config struct {
 	// Profile picks the settings profile for a client address (a lab PC,
 	// a café seat); nil means the engine's default profile for everyone.
 	Profile func(client net.Addr) string
+	// ClientKey names a connection's client for the per-client connection
+	// limit (proxy.Config.ClientKey); server is the proxy's address, or in
+	// transparent mode where the client was going. Nil means by address.
+	ClientKey func(client, server net.Addr) string
+	// Asks limits "ask a parent" on the block page; the service passes
+	// the admin API's limiter, so both share one limit. Nil: the proxy's
+	// own.
+	Asks proxy.AskLimiter
 
 	// Language is the block page's language for browsers that ask for
 	// neither Chinese nor English (proxy.Config.Language).
@@ -202,6 +210,8 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		Listen:         cfg.Listen,
 		Engine:         a.Engine,
 		Profile:        cfg.Profile,
+		ClientKey:      cfg.ClientKey,
+		Asks:           cfg.Asks,
 		Language:       cfg.Language,
 		Log:            bl,
 		TunnelBlocked:  cfg.TunnelBlocked,
@@ -306,7 +316,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		// a listener that is not there breaks every connection, so a
 		// failure here stops the agent loudly.
 		tl, terr := transparent.New(transparent.Config{
-			Listen: a.cfg.Transparent, Engine: a.Engine, Profile: a.cfg.Profile, Log: a.events, TunnelBlocked: a.cfg.TunnelBlocked, Clock: a.cfg.Clock, Logger: a.log,
+			Listen: a.cfg.Transparent, Engine: a.Engine, Profile: a.cfg.Profile, ClientKey: a.cfg.ClientKey, Asks: a.cfg.Asks, Log: a.events, TunnelBlocked: a.cfg.TunnelBlocked, Clock: a.cfg.Clock, Logger: a.log,
 		})
 		var tln net.Listener
 		if terr == nil {

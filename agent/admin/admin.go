@@ -100,6 +100,9 @@ type Config struct {
 	// AskEvery is the least time between two "ask a parent" from one
 	// caller. Zero means DefaultAskEvery.
 	AskEvery time.Duration
+	// Asks limits "ask a parent"; the agent shares it with the proxy's
+	// block page. Nil means settings.NewAskLimiter(AskEvery, Clock).
+	Asks *settings.AskLimiter
 	// Location is where days are counted for stats. Nil means time.Local.
 	Location *time.Location
 	// Logger receives request errors (never passwords). Nil discards.
@@ -116,7 +119,6 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]session
-	asks     map[string]time.Time
 }
 
 type session struct {
@@ -141,13 +143,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AskEvery <= 0 {
 		cfg.AskEvery = DefaultAskEvery
 	}
+	if cfg.Asks == nil {
+		cfg.Asks = settings.NewAskLimiter(cfg.AskEvery, cfg.Clock)
+	}
 	if cfg.Location == nil {
 		cfg.Location = time.Local
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, sessions: map[string]session{}, asks: map[string]time.Time{}}
+	s := &Server{cfg: cfg, sessions: map[string]session{}}
 	s.srv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,

@@ -461,21 +461,10 @@ func (s *Server) ask(w http.ResponseWriter, r *http.Request) {
 	if len(req.Note) > 500 {
 		req.Note = req.Note[:500]
 	}
-	key := callerOf(r.Context()).Key()
-	now := s.cfg.Clock()
-	s.mu.Lock()
-	last, seen := s.asks[key]
-	if seen && now.Sub(last) < s.cfg.AskEvery {
-		s.mu.Unlock()
-		d := s.cfg.AskEvery - now.Sub(last)
+	if d, ok := s.cfg.Asks.Allow(callerOf(r.Context()).Key()); !ok {
 		fail(w, http.StatusTooManyRequests, client.Error{Code: client.CodeRateLimited, Message: "one request at a time", RetryAfter: d})
 		return
 	}
-	if len(s.asks) > 4096 {
-		clear(s.asks)
-	}
-	s.asks[key] = now
-	s.mu.Unlock()
 	if s.cfg.Log == nil {
 		fail(w, http.StatusServiceUnavailable, client.Error{Code: client.CodeUnavailable, Message: "no block log"})
 		return

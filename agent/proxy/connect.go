@@ -16,6 +16,7 @@ import (
 
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/sni"
+	"github.com/greengate/greengate/internal/connlimit"
 	"github.com/greengate/greengate/rules/hostname"
 	"github.com/greengate/greengate/rules/policy"
 )
@@ -131,6 +132,12 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return
 	}
+	// Until its first bytes are in and decided, a tunnel is as idle as an
+	// unfinished request head: the per-client limit may take it back.
+	slot := connlimit.Of(conn)
+	if slot != nil {
+		slot.Idle()
+	}
 	if wsOnly {
 		p.serveWebSocketTunnel(r.Context(), &d, conn, src, host)
 		return
@@ -151,6 +158,12 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		if needName {
 			p.record(&d, v, blocklog.ActionBlock, host, "", "connect to an address without a server name: "+v.Reason.String())
 			return
+		}
+		if hostname.IsIP(host) {
+			if nv := d.eng.DecideUnnamed(policy.Request{Host: host, Time: d.now, Profile: d.profile}); nv.Action == policy.Block {
+				p.record(&d, nv, blocklog.ActionBlock, host, "", "connect to an address without a server name: "+nv.Reason.String())
+				return
+			}
 		}
 		if p.cfg.NoSNI == NoSNIBlock {
 			v.Action, v.Reason = policy.Block, policy.ReasonDefault
@@ -192,6 +205,9 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	dialHost := host
 	if target.Action == policy.SafeSearch && target.SafeHost != "" {
 		dialHost = target.SafeHost
+	}
+	if slot != nil && !slot.Busy() {
+		return // taken back while waiting for the hello
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.DialTimeout)
 	up, err := p.dial(ctx, "tcp", hostPort(dialHost, port))

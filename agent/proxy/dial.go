@@ -11,6 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
+
+	"github.com/greengate/greengate/internal/connlimit"
 )
 
 // guard decides whether the proxy may connect to a resolved address. It is
@@ -141,19 +144,55 @@ func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error
 	return c, nil
 }
 
-// limitListener accepts only allowed clients and at most n connections at
-// once; a connection's slot is freed when it is closed (tunnels included).
+// limitListener accepts only allowed clients, at most n connections at
+// once and at most perClient of them from one client (package connlimit:
+// a client at its limit loses its longest-idle connection); a
+// connection's slot is freed when it is closed (tunnels included).
 type limitListener struct {
 	net.Listener
-	sem     chan struct{}
-	allowed []netip.Prefix
-	log     *slog.Logger
-	done    chan struct{}
-	once    sync.Once
+	sem         chan struct{}
+	perClient   *connlimit.Limiter
+	clientKey   func(client, local net.Addr) string
+	allowed     []netip.Prefix
+	log         *slog.Logger
+	done        chan struct{}
+	once        sync.Once
+	lastRefusal atomic.Int64
 }
 
-func newLimitListener(ln net.Listener, n int, allowed []netip.Prefix, log *slog.Logger) *limitListener {
-	return &limitListener{Listener: ln, sem: make(chan struct{}, n), allowed: allowed, log: log, done: make(chan struct{})}
+func newLimitListener(ln net.Listener, n, perClient int, key func(client, local net.Addr) string, allowed []netip.Prefix, log *slog.Logger) *limitListener {
+	return &limitListener{Listener: ln, sem: make(chan struct{}, n), perClient: connlimit.New(perClient), clientKey: key,
+		allowed: allowed, log: log, done: make(chan struct{})}
+}
+
+// key names c's client for the per-client limit: Config.ClientKey's
+// answer, else the client's address.
+func (l *limitListener) key(c net.Conn) string {
+	if l.clientKey != nil {
+		if k := l.clientKey(c.RemoteAddr(), c.LocalAddr()); k != "" {
+			return k
+		}
+	}
+	return ClientAddrKey(c.RemoteAddr())
+}
+
+// ClientAddrKey is the per-client limit's key for a client known only by
+// its address: the address without its port.
+func ClientAddrKey(a net.Addr) string {
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap().String()
+	}
+	return a.String()
+}
+
+// refused logs a client refused for holding its limit of busy
+// connections, at most once a second, as an attacker would fill the log.
+func (l *limitListener) refused(c net.Conn) {
+	now := time.Now().UnixNano()
+	last := l.lastRefusal.Load()
+	if now-last > int64(time.Second) && l.lastRefusal.CompareAndSwap(last, now) {
+		l.log.Warn("proxy: refused a connection: its client holds its limit of busy connections", "client", c.RemoteAddr().String())
+	}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -174,7 +213,14 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			<-l.sem
 			continue
 		}
-		return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+		lc, ok := l.perClient.Admit(c, l.key(c), func() { <-l.sem })
+		if !ok {
+			l.refused(c)
+			_ = c.Close()
+			<-l.sem
+			continue
+		}
+		return lc, nil
 	}
 }
 
@@ -195,28 +241,4 @@ func (l *limitListener) clientAllowed(a net.Addr) bool {
 func (l *limitListener) Close() error {
 	l.once.Do(func() { close(l.done) })
 	return l.Listener.Close()
-}
-
-type limitConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *limitConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
-}
-
-// NetConn is the connection under c, for the kernel's copy of a tunnel
-// (connect.go); closing stays with c, which frees the slot.
-func (c *limitConn) NetConn() net.Conn { return c.Conn }
-
-// CloseWrite half-closes when the underlying connection can.
-func (c *limitConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
 }

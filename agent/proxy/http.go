@@ -29,6 +29,46 @@ func (p *Proxy) onRequest(r *http.Request, gctx *goproxy.ProxyCtx) (*http.Reques
 	return r, nil
 }
 
+// An upgraded plain-HTTP connection is spliced: nothing on it is decided
+// again. That is acceptable for a WebSocket, whose frames go to the URL
+// that was decided, and for nothing else: after "Upgrade: h2c" the client
+// would send HTTP/2 requests for any path and any host. So an upgrade to
+// anything but a WebSocket is sent as a plain request (a server may
+// always ignore Upgrade, RFC 9110 7.8), and a 101 that does not answer a
+// WebSocket upgrade with a WebSocket is not passed on.
+
+// plainUpgrade takes any upgrade but a WebSocket's out of r.
+func plainUpgrade(r *http.Request) {
+	if _, ok := r.Header["Upgrade"]; !ok || isWebSocketUpgrade(r.Header) {
+		return
+	}
+	r.Header.Del("Upgrade")
+	r.Header.Del("HTTP2-Settings")
+	r.Header.Del("Connection") // names the fields just removed
+}
+
+func isWebSocketUpgrade(h http.Header) bool {
+	return headerHasToken(h, "Connection", "upgrade") && headerHasToken(h, "Upgrade", "websocket")
+}
+
+// onResponse refuses a 101 that is not a WebSocket's, before goproxy
+// would splice (or half-pass) it.
+func (p *Proxy) onResponse(resp *http.Response, gctx *goproxy.ProxyCtx) *http.Response {
+	if resp == nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		return resp
+	}
+	req := gctx.Req
+	if req == nil {
+		req = resp.Request
+	}
+	if req != nil && isWebSocketUpgrade(req.Header) && isWebSocketUpgrade(resp.Header) {
+		return resp
+	}
+	_ = resp.Body.Close()
+	p.log.Info("proxy: refused an origin's switch to a protocol that is not a WebSocket", "upgrade", resp.Header.Get("Upgrade"))
+	return p.textResponse(req, http.StatusBadGateway, "GreenGate: the site switched to a protocol the filter cannot check")
+}
+
 // route decides a plain-HTTP proxy request and readies an allowed one for
 // its origin: (nil, true) means forward r. Otherwise the proxy answers
 // itself, with the returned response; for the lane (lane.go), which
@@ -78,6 +118,9 @@ func (p *Proxy) route(r *http.Request, m *connProfile, lane bool) (*http.Respons
 	}
 	r.URL.Host = authority
 	r.Host = r.URL.Host
+	if !lane {
+		plainUpgrade(r)
+	}
 
 	switch v.Action {
 	case policy.Block:

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/greengate/greengate/internal/connfeed"
+	"github.com/greengate/greengate/internal/connlimit"
 )
 
 // The lane serves the common request itself: an HTTP/1.1 GET for an
@@ -113,6 +114,9 @@ func (h *handed) NetConn() net.Conn {
 	return nil
 }
 
+// LimitConn is the per-client limit's connection under h.
+func (h *handed) LimitConn() *connlimit.Conn { return connlimit.Of(h.Conn) }
+
 // CloseWrite half-closes when the connection under h can.
 func (h *handed) CloseWrite() error {
 	if cw, ok := h.Conn.(interface{ CloseWrite() error }); ok {
@@ -169,12 +173,18 @@ func (p *Proxy) serveLane(c net.Conn, h *connfeed.Listener) {
 	if !p.trackLane(l) {
 		return
 	}
+	slot := connlimit.Of(c)
 	for {
 		n, err := l.next()
 		if errors.Is(err, errNotLane) {
 			break
 		}
 		if err != nil {
+			return
+		}
+		// A whole head is in: from here to the answer the connection is
+		// busy, not one the per-client limit may take back.
+		if slot != nil && !slot.Busy() {
 			return
 		}
 		req := l.parse(n)
@@ -189,6 +199,12 @@ func (p *Proxy) serveLane(c net.Conn, h *connfeed.Listener) {
 		if !l.serve(req) || !l.idle() {
 			return
 		}
+		if slot != nil {
+			slot.Idle()
+		}
+	}
+	if slot != nil {
+		slot.Idle() // the server says from here (connState)
 	}
 	p.untrackLane(l)
 	given = h.Give(&handed{Conn: c, br: l.br, prof: &l.prof})

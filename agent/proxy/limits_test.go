@@ -25,6 +25,9 @@ func TestLimits(t *testing.T) {
 		c.TunnelIdleTimeout = 300 * time.Millisecond
 		c.MaxHeaderBytes = 4 << 10
 		c.MaxConns = 3
+		// Every connection its own client: this test is about the
+		// global limit (starve_test.go is about the per-client one).
+		c.ClientKey = func(client, _ net.Addr) string { return client.String() }
 	})
 	echo := newTLSOrigin(t, ca, "E", true)
 	h.dial.route("allowed.test:443", echo.addr())

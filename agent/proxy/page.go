@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/rules/hostname"
@@ -76,6 +79,7 @@ var english = words{
 		policy.ReasonAllowListOnly:  "Only sites a parent allowed can be opened.",
 		policy.ReasonOutsideHours:   "It is outside the allowed hours.",
 		policy.ReasonUnknownProfile: "This computer's filter settings are incomplete.",
+		policy.ReasonNoName:         "A connection to a bare address that does not say which site it is for.",
 		policy.ReasonDefault:        "The filter refused this connection.",
 	},
 }
@@ -97,6 +101,7 @@ var chinese = words{
 		policy.ReasonAllowListOnly:  "只能打开家长允许的网站。",
 		policy.ReasonOutsideHours:   "现在不在允许上网的时间内。",
 		policy.ReasonUnknownProfile: "本电脑的过滤设置不完整。",
+		policy.ReasonNoName:         "连接到一个没有说明网站名称的地址。",
 		policy.ReasonDefault:        "过滤器拒绝了此连接。",
 	},
 }
@@ -184,9 +189,32 @@ func (p *Proxy) requestResponse(r *http.Request, d *decision) *http.Response {
 	if zh {
 		data.Lang, data.T = "zh-CN", &chinese
 	}
+	if !p.recent.had(d.asker(), host, d.now) {
+		return p.textResponse(r, http.StatusForbidden, "GreenGate: you can ask a parent only about a site that was just blocked here")
+	}
+	if wait, ok := p.cfg.Asks.Allow(p.askKey(r, d)); !ok {
+		resp := p.textResponse(r, http.StatusTooManyRequests, "GreenGate: one request at a time; try again in a few seconds")
+		resp.Header.Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)+1))
+		return resp
+	}
 	v := d.decide(host, "")
 	p.record(d, v, blocklog.ActionRequest, host, "", "asked a parent to allow")
 	return p.render(r, http.StatusOK, p.pages.request, &data)
+}
+
+// askKey names the client to the ask limiter as the admin API names its
+// callers ("uid:1000" by Config.ClientKey), so asking through the tray and
+// through the block page share one limit; else by address.
+func (p *Proxy) askKey(r *http.Request, d *decision) string {
+	if p.cfg.ClientKey != nil {
+		local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && local != nil {
+			if k := p.cfg.ClientKey(net.TCPAddrFromAddrPort(ap), local); k != "" {
+				return k
+			}
+		}
+	}
+	return "addr:" + d.client
 }
 
 func (p *Proxy) render(r *http.Request, code int, t *template.Template, data *pageData) *http.Response {

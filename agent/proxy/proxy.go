@@ -17,7 +17,9 @@
 // block page: status 403, English or Chinese by Accept-Language, every value
 // HTML-escaped, with an "ask a parent" link to /greengate/request on the
 // blocked host, which the proxy answers itself and records as a
-// blocklog.ActionRequest event. What is decided is what is contacted: the
+// blocklog.ActionRequest event: only for a host this client was blocked
+// on in the last ten minutes, and no faster than Config.Asks (the admin
+// API's limiter) allows. What is decided is what is contacted: the
 // request goes to the request line's host, in its normal form, and carries
 // that host as its Host header whatever the client wrote there.
 //
@@ -39,9 +41,16 @@
 // WebSocket through a proxy. Unless port 80 is in Config.ConnectPorts,
 // such a tunnel carries exactly that: its first request must be a
 // WebSocket upgrade for the CONNECT host, decided on its path like plain
-// HTTP, before anything is dialled (wstunnel.go).
-// Nothing is ever decrypted. A hello without SNI, or a tunnel that is not TLS,
-// follows Config.NoSNI; a hello that is malformed, too large or too slow
+// HTTP, before anything is dialled, and is spliced only after the
+// origin's 101 (wstunnel.go). On plain HTTP too, only a WebSocket upgrade
+// is ever spliced: another Upgrade (h2c) is removed from the request and
+// another 101 refused, so no connection becomes one whose requests go
+// undecided.
+// Nothing is ever decrypted. A hello without SNI, or a tunnel that is not TLS
+// (SSH or OpenVPN over 443), to an IP literal is decided by
+// policy.Engine.DecideUnnamed: refused, and logged as "no-sni", in every
+// profile that blocks a category, unless the address is allowed; to a
+// named host, it follows Config.NoSNI; a hello that is malformed, too large or too slow
 // closes the tunnel (fail closed). With TLS Encrypted Client Hello only the
 // outer, public name is visible and is what is decided: blocking by provider
 // (a bundle's ECH-fronting entries) is the remedy, not refusing ECH, which
@@ -105,8 +114,10 @@ import (
 	"github.com/elazarl/goproxy"
 
 	"github.com/greengate/greengate/agent/blocklog"
+	"github.com/greengate/greengate/agent/settings"
 	"github.com/greengate/greengate/agent/sni"
 	"github.com/greengate/greengate/internal/connfeed"
+	"github.com/greengate/greengate/internal/connlimit"
 	"github.com/greengate/greengate/rules/policy"
 )
 
@@ -214,6 +225,18 @@ type Config struct {
 	// included; further clients wait in the listen backlog. Zero means
 	// DefaultMaxConns.
 	MaxConns int
+	// MaxConnsPerClient bounds the connections one client holds at once,
+	// so that no client can fill MaxConns and starve the others. A client
+	// at its limit loses its longest-idle connection (between requests,
+	// or still sending its first request head) to a new one, and is
+	// refused only when all of its connections are busy. Zero means a
+	// quarter of MaxConns (256 by default; a browser uses up to about
+	// 200); it must be below MaxConns.
+	MaxConnsPerClient int
+	// ClientKey names the client of a connection for MaxConnsPerClient:
+	// the service answers "uid:N" for a local process the kernel names
+	// the owner of. Nil, or "", means the client's address.
+	ClientKey func(client, local net.Addr) string
 	// ReadHeaderTimeout bounds reading a request's headers. Zero means
 	// DefaultReadHeaderTimeout.
 	ReadHeaderTimeout time.Duration
@@ -232,7 +255,25 @@ type Config struct {
 	// MaxHeaderBytes caps a request's headers. Zero means
 	// DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
+	// Asks limits the block page's "ask a parent" requests per client;
+	// the agent passes the admin API's, so the two share one limit. Nil
+	// means one of the proxy's own, at settings.NewAskLimiter's pace of
+	// DefaultAskEvery.
+	Asks AskLimiter
 }
+
+// DefaultAskEvery is the least time between two "ask a parent" from one
+// client when Config.Asks is nil.
+const DefaultAskEvery = 10 * time.Second
+
+// AskLimiter limits "ask a parent"; *settings.AskLimiter is one.
+type AskLimiter interface {
+	// Allow reports whether key may ask now (and counts the ask), or
+	// how long it must wait.
+	Allow(key string) (time.Duration, bool)
+}
+
+var _ AskLimiter = (*settings.AskLimiter)(nil)
 
 // Proxy is the filtering proxy. Create it with New.
 type Proxy struct {
@@ -244,6 +285,7 @@ type Proxy struct {
 	lan    bool
 	guard  *guard
 	pages  *pages
+	recent recentBlocks
 	served atomic.Bool
 
 	refusedCert refusedHosts
@@ -282,6 +324,9 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
+	if cfg.MaxConnsPerClient <= 0 {
+		cfg.MaxConnsPerClient = max(1, cfg.MaxConns/4)
+	}
 	cfg.ReadHeaderTimeout = orDefault(cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	cfg.IdleTimeout = orDefault(cfg.IdleTimeout, DefaultIdleTimeout)
 	cfg.TunnelIdleTimeout = orDefault(cfg.TunnelIdleTimeout, DefaultTunnelIdleTimeout)
@@ -290,7 +335,13 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
+	if cfg.Asks == nil {
+		cfg.Asks = settings.NewAskLimiter(DefaultAskEvery, cfg.Clock)
+	}
 	var errs []error
+	if cfg.MaxConns > 1 && cfg.MaxConnsPerClient >= cfg.MaxConns {
+		errs = append(errs, fmt.Errorf("checking connection limits: %d per client must be below %d in all", cfg.MaxConnsPerClient, cfg.MaxConns))
+	}
 	for i, pre := range cfg.AllowedClients {
 		if !pre.IsValid() {
 			errs = append(errs, fmt.Errorf("checking allowed client network %d: invalid prefix", i))
@@ -337,6 +388,7 @@ func New(cfg Config) (*Proxy, error) {
 	p.gp.Logger = slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
 	p.gp.NonproxyHandler = http.HandlerFunc(p.serveLocal)
 	p.gp.OnRequest().DoFunc(p.onRequest)
+	p.gp.OnResponse().DoFunc(p.onResponse)
 	return p, nil
 }
 
@@ -369,7 +421,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		return errors.New("serving proxy: Serve called twice")
 	}
 	p.guard.addOwn(ln.Addr())
-	lim := newLimitListener(ln, p.cfg.MaxConns, p.cfg.AllowedClients, p.log)
+	lim := newLimitListener(ln, p.cfg.MaxConns, p.cfg.MaxConnsPerClient, p.cfg.ClientKey, p.cfg.AllowedClients, p.log)
 	hand := connfeed.New(ln.Addr()) // what the lane leaves to the server
 	srv := &http.Server{
 		Handler:           p,
@@ -378,6 +430,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    p.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnState:         ConnState,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			m := &connProfile{}
 			if h, ok := c.(*handed); ok {
@@ -417,6 +470,24 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	<-errc
 	<-errc
 	return nil
+}
+
+// ConnState, as an http.Server's hook, tells the per-client limit
+// (package connlimit) which of the server's connections may be evicted: one between requests or still reading a
+// request head (the server reports a request active only once its head
+// is read) may; one serving a request or hijacked for a tunnel may not
+// (a tunnel waiting for its first bytes marks itself idle meanwhile).
+func ConnState(c net.Conn, st http.ConnState) {
+	lc := connlimit.Of(c)
+	if lc == nil {
+		return
+	}
+	switch st {
+	case http.StateActive, http.StateHijacked:
+		lc.Busy()
+	case http.StateIdle:
+		lc.Idle()
+	}
 }
 
 // canceled is a context that has ended: shut down at once.
@@ -546,6 +617,10 @@ func (m *connProfile) get(eng *policy.Engine, pick func() string) string {
 	return m.profile
 }
 
+// asker names the client for "ask a parent": its address and profile,
+// so local users with profiles of their own are told apart.
+func (d *decision) asker() string { return d.client + "|" + d.profile }
+
 func (d *decision) decide(host, path string) policy.Verdict {
 	return d.eng.Decide(policy.Request{Host: host, Path: path, Time: d.now, Profile: d.profile})
 }
@@ -555,6 +630,9 @@ func (d *decision) decide(host, path string) policy.Verdict {
 func (p *Proxy) record(d *decision, v policy.Verdict, action blocklog.Action, host, url, reason string) {
 	ev := blocklog.Event{Time: d.now, Profile: v.Profile, Client: d.client, Host: host, URL: url,
 		Category: v.Category, Entry: v.Entry, Source: v.Source, Action: action, Reason: reason}
+	if action == blocklog.ActionBlock {
+		p.recent.add(d.asker(), host, d.now)
+	}
 	if action == blocklog.ActionBlock && url == "" && p.cfg.TunnelBlocked != nil {
 		p.cfg.TunnelBlocked(d.remote, ev)
 	}

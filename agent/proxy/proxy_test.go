@@ -13,12 +13,14 @@ import (
 	"net/http/httptrace"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/proxy"
+	"github.com/greengate/greengate/agent/settings"
 	"github.com/greengate/greengate/rules/lists"
 	"github.com/greengate/greengate/rules/policy"
 	"github.com/greengate/greengate/rules/ruleset"
@@ -152,7 +154,7 @@ func TestBlockPage(t *testing.T) {
 	}
 	t.Run("hostile path, entry, source and category are escaped", func(t *testing.T) {
 		for _, lang := range []string{"en", "zh"} {
-			raw := "GET http://evil.test/<script>x\"'<b>?q=<script>alert(2)</script>&é=ü HTTP/1.1\r\nHost: evil.test\r\nAccept-Language: " + lang + "\r\nConnection: close\r\n\r\n"
+			raw := "GET http://evil.test/<script>x/\"'<b>?q=<script>alert(2)</script>&é=ü HTTP/1.1\r\nHost: evil.test\r\nAccept-Language: " + lang + "\r\nConnection: close\r\n\r\n"
 			body := rawRequest(t, h.addr, raw)
 			if !strings.Contains(body, " 403 ") {
 				t.Fatalf("not blocked: %.200s", body)
@@ -190,22 +192,82 @@ func rawRequest(t *testing.T, addr, raw string) string {
 	return string(b)
 }
 
+// TestAskParent: the block page's "ask a parent" link is taken only for
+// a host this client was just blocked on, and no faster than the shared
+// ask limiter allows (issue 12).
 func TestAskParent(t *testing.T) {
 	t.Parallel()
-	h := start(t, nil)
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 5, 20, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	asks := settings.NewAskLimiter(10*time.Second, clock)
+	h := start(t, func(c *proxy.Config) { c.Clock = clock; c.Asks = asks })
 	c := h.client(nil)
+	requests := func() int {
+		n := 0
+		for _, e := range h.ev.all() {
+			if e.Action == blocklog.ActionRequest {
+				n++
+			}
+		}
+		return n
+	}
+	// Not blocked, or not yet: nothing to ask for.
+	for _, u := range []string{
+		"http://blocked.test/greengate/request?host=allowed.test",
+		"http://blocked.test/greengate/request?host=blocked.test",
+		"http://" + h.addr + "/greengate/request?host=www.example.org",
+	} {
+		hc := c
+		if strings.Contains(u, h.addr) {
+			hc = http.DefaultClient // to the proxy itself, not through it
+		}
+		if code, body := get(t, hc, u); code != http.StatusForbidden || !strings.Contains(body, "just blocked") {
+			t.Fatalf("%s: %d %q", u, code, body)
+		}
+	}
+	if n := requests(); n != 0 {
+		t.Fatalf("%d requests recorded for sites never blocked", n)
+	}
+	if code, _ := get(t, c, "http://blocked.test/"); code != http.StatusForbidden {
+		t.Fatalf("block page: %d", code)
+	}
 	code, body := get(t, c, "http://blocked.test/greengate/request?host=Blocked.Test.", "Accept-Language", "zh")
 	if code != 200 || !strings.Contains(body, "你的请求已发送") || !strings.Contains(body, "blocked.test") {
 		t.Fatalf("got %d %q", code, body)
 	}
 	ev := h.ev.all()
-	if len(ev) != 1 || ev[0].Action != blocklog.ActionRequest || ev[0].Host != "blocked.test" || ev[0].Client != "127.0.0.1" {
+	if last := ev[len(ev)-1]; requests() != 1 || last.Action != blocklog.ActionRequest || last.Host != "blocked.test" || last.Client != "127.0.0.1" {
 		t.Fatalf("events %+v", ev)
 	}
-	// Direct to the proxy, as a bookmark would.
+	// At once again, directly to the proxy as a bookmark would: too soon.
 	code, _ = get(t, http.DefaultClient, "http://"+h.addr+"/greengate/request?host=blocked.test")
-	if code != 200 || len(h.ev.all()) != 2 {
-		t.Fatalf("direct request page: %d, %d events", code, len(h.ev.all()))
+	if code != http.StatusTooManyRequests || requests() != 1 {
+		t.Fatalf("second ask at once: %d, %d requests", code, requests())
+	}
+	mu.Lock()
+	now = now.Add(11 * time.Second)
+	mu.Unlock()
+	code, _ = get(t, http.DefaultClient, "http://"+h.addr+"/greengate/request?host=blocked.test")
+	if code != 200 || requests() != 2 {
+		t.Fatalf("ask after the wait: %d, %d requests", code, requests())
+	}
+	// The limiter is the admin API's: an ask there counts here.
+	mu.Lock()
+	now = now.Add(11 * time.Second)
+	mu.Unlock()
+	if _, ok := asks.Allow("addr:127.0.0.1"); !ok {
+		t.Fatal("limiter refused the first ask")
+	}
+	if code, _ := get(t, c, "http://blocked.test/greengate/request?host=blocked.test"); code != http.StatusTooManyRequests {
+		t.Fatalf("ask right after one through the shared limiter: %d", code)
+	}
+	// After recentFor, the block is no longer recent.
+	mu.Lock()
+	now = now.Add(11 * time.Minute)
+	mu.Unlock()
+	if code, _ := get(t, c, "http://blocked.test/greengate/request?host=blocked.test"); code != http.StatusForbidden {
+		t.Fatalf("ask about a block 11 minutes old: %d", code)
 	}
 	code, _ = get(t, c, "http://blocked.test/greengate/request?host=<script>")
 	if code != 400 {
@@ -470,7 +532,9 @@ func TestNoSNI(t *testing.T) {
 		ok        bool
 	}{
 		{"default, allowed host", proxy.NoSNIAllowIfHostAllowed, "allowed.test:443", true},
-		{"default, IP", proxy.NoSNIAllowIfHostAllowed, "127.0.0.1:443", true},
+		// An address names no site: refused in a profile that blocks a
+		// category (TestConnectToAddressWithoutName).
+		{"default, IP", proxy.NoSNIAllowIfHostAllowed, "127.0.0.1:443", false},
 		{"block policy", proxy.NoSNIBlock, "allowed.test:443", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -983,4 +1047,118 @@ func TestProfileOncePerConnection(t *testing.T) {
 	if n := asked.Load(); n != 2 {
 		t.Fatalf("after a new engine: asked %d times, want 2", n)
 	}
+}
+
+// TestPathSpellings is issue 12's path bypass: "mixed.test/bad" is
+// listed, and no other spelling of that path reaches the origin, through
+// the lane (GET) or the server (POST), nor inside a ws:// tunnel; a path
+// that only starts with the same letters is not blocked.
+func TestPathSpellings(t *testing.T) {
+	t.Parallel()
+	h := start(t, nil)
+	o := origin(t, "origin")
+	h.dial.route("mixed.test:80", o.Listener.Addr().String())
+	ask := func(t *testing.T, method, path string) int {
+		t.Helper()
+		c, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		body := ""
+		if method == http.MethodPost {
+			body = "Content-Length: 0\r\n"
+		}
+		fmt.Fprintf(c, "%s http://mixed.test%s HTTP/1.1\r\nHost: mixed.test\r\n%s\r\n", method, path, body)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, path := range []string{"//bad", "/./bad", "/a/../bad", "/%2fbad", "/%2Fbad", "/BAD", "/Bad/x", "/bad/", "/x%2f..%2fbad", "/bad;x", "/x/..;/bad", "/x\\..\\bad"} {
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			if code := ask(t, method, path); code != http.StatusForbidden {
+				t.Errorf("%s %s: %d, want 403", method, path, code)
+			}
+		}
+	}
+	for _, path := range []string{"/badge", "/ba/d"} {
+		if code := ask(t, http.MethodGet, path); code != http.StatusOK {
+			t.Errorf("GET %s: %d, want 200", path, code)
+		}
+	}
+}
+
+// TestConnectToAddressWithoutName is issue 12's nameless tunnel: a
+// CONNECT to an unlisted address whose bytes name no site (a TLS hello
+// without SNI, or SSH over 443) is refused in a profile that blocks a
+// category, and logged as "no-sni"; an address on the allow list still
+// goes through.
+func TestConnectToAddressWithoutName(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	h := start(t, func(c *proxy.Config) {
+		eng := testEngine(t, nil)
+		p := policyDefaultProfile()
+		p.Allow = append(p.Allow, "192.0.2.8")
+		e2, err := policy.New(policy.Config{Categories: eng.Categories(), SafeSearch: eng.SafeSearchEngines(), Profiles: []policy.Profile{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Engine = func() *policy.Engine { return e2 }
+	})
+	echo := newTLSOrigin(t, ca, "E", true)
+	h.dial.route("192.0.2.7:443", echo.addr())
+	h.dial.route("192.0.2.8:443", echo.addr())
+	noSNI := func(t *testing.T, authority string) error {
+		c, br, code := h.connect(t, authority)
+		if code != 200 {
+			t.Fatalf("CONNECT %s: %d", authority, code)
+		}
+		tc := tls.Client(bufConn{c, br}, &tls.Config{InsecureSkipVerify: true}) // no ServerName: no SNI
+		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			return err
+		}
+		_, err := tc.Write([]byte("x"))
+		return err
+	}
+	t.Run("TLS without SNI to an unlisted address", func(t *testing.T) {
+		before := len(h.dial.dialled())
+		if err := noSNI(t, "192.0.2.7:443"); err == nil {
+			t.Fatal("handshake through a nameless tunnel")
+		}
+		if len(h.dial.dialled()) != before {
+			t.Fatalf("dialled %v", h.dial.dialled()[before:])
+		}
+		ev := h.ev.all()
+		if len(ev) == 0 || ev[len(ev)-1].Host != "192.0.2.7" || !strings.HasSuffix(ev[len(ev)-1].Reason, "no-sni") {
+			t.Fatalf("block log: %+v", ev)
+		}
+	})
+	t.Run("SSH over 443 to an unlisted address", func(t *testing.T) {
+		before := len(h.dial.dialled())
+		c, _, code := h.connect(t, "192.0.2.7:443")
+		if code != 200 {
+			t.Fatal(code)
+		}
+		io.WriteString(c, "SSH-2.0-OpenSSH_9.6\r\n")
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("tunnel still open")
+			}
+		}
+		if len(h.dial.dialled()) != before {
+			t.Fatalf("dialled %v", h.dial.dialled()[before:])
+		}
+	})
+	t.Run("an allowed address goes through", func(t *testing.T) {
+		if err := noSNI(t, "192.0.2.8:443"); err != nil {
+			t.Fatalf("allowed address: %v", err)
+		}
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/greengate/greengate/agent/blocklog"
+	"github.com/greengate/greengate/internal/connlimit"
 	"github.com/greengate/greengate/rules/hostname"
 	"github.com/greengate/greengate/rules/policy"
 )
@@ -21,9 +22,13 @@ import (
 // CONNECT to port 80 with the HTTP upgrade inside the tunnel. That is the
 // one thing a port-80 tunnel may carry: the request inside is read before
 // anything is dialled, must be a WebSocket upgrade for the CONNECT host,
-// and is decided on its path as plain HTTP is. Any other plain HTTP must
-// come to the proxy as plain HTTP, where every request is decided, not
-// only a tunnel's first.
+// and is decided on its path as plain HTTP is. Only that head goes to the
+// origin; the tunnel is spliced only once the origin answers 101 with a
+// WebSocket. Any other answer (an ordinary server's 200, 400 or 404) is
+// passed on and the tunnel closed: otherwise every later request in it,
+// for any path and any Host, would reach the origin undecided. Any other
+// plain HTTP must come to the proxy as plain HTTP, where every request is
+// decided, not only a tunnel's first.
 
 // wsPort is the port whose tunnels carry ws:// WebSockets.
 const wsPort = 80
@@ -121,6 +126,9 @@ func (p *Proxy) serveWebSocketTunnel(ctx context.Context, d *decision, conn net.
 		tunnelRefusal(conn, http.StatusForbidden, "GreenGate: "+host+pathQuery+" is blocked ("+blockWhat(d.eng, pv)+")")
 		return
 	}
+	if slot := connlimit.Of(conn); slot != nil && !slot.Busy() {
+		return // taken back by the per-client limit while waiting for the head
+	}
 	dctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	up, err := p.dial(dctx, "tcp", hostPort(host, wsPort))
 	cancel()
@@ -130,5 +138,77 @@ func (p *Proxy) serveWebSocketTunnel(ctx context.Context, d *decision, conn net.
 		return
 	}
 	defer up.Close()
-	p.splice(conn, io.MultiReader(bytes.NewReader(head), src), up)
+	// Only the decided head goes out. Bytes the client sent after it wait
+	// until the origin has switched protocols: before that they would be
+	// further HTTP requests, for any path and any Host, that nobody
+	// decided.
+	end := bytes.Index(head, []byte("\r\n\r\n")) + 4
+	after := io.MultiReader(bytes.NewReader(head[end:]), src)
+	_ = up.SetWriteDeadline(time.Now().Add(p.cfg.DialTimeout))
+	if _, err := up.Write(head[:end]); err != nil {
+		tunnelRefusal(conn, http.StatusBadGateway, "GreenGate: the site could not be reached")
+		return
+	}
+	_ = up.SetWriteDeadline(time.Time{})
+	upR, ok := p.switched(conn, up, req, host)
+	if !ok {
+		return
+	}
+	p.splice(conn, after, &readConn{Conn: up, r: upR})
+}
+
+// switched reads the origin's answer to the upgrade req. A 101 to a
+// WebSocket is passed to the client and the tunnel may carry frames:
+// switched returns the origin's bytes after it. Any other answer is
+// passed on with "Connection: close" and the tunnel ends (false), as
+// does a 101 to something other than a WebSocket.
+func (p *Proxy) switched(conn, up net.Conn, req *http.Request, host string) (io.Reader, bool) {
+	_ = up.SetReadDeadline(time.Now().Add(p.cfg.ReadHeaderTimeout))
+	br := bufio.NewReaderSize(up, 4096)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		p.log.Debug("proxy: WebSocket origin gave no answer", "host", host, "err", err)
+		tunnelRefusal(conn, http.StatusBadGateway, "GreenGate: the site gave no usable answer")
+		return nil, false
+	}
+	_ = up.SetReadDeadline(time.Time{})
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") {
+			p.log.Info("proxy: origin switched a port-80 tunnel to something else", "host", host, "upgrade", resp.Header.Get("Upgrade"))
+			tunnelRefusal(conn, http.StatusBadGateway, "GreenGate: the site switched to a protocol other than WebSocket")
+			return nil, false
+		}
+		if err := resp.Write(conn); err != nil {
+			return nil, false
+		}
+		return br, true
+	}
+	// Not upgraded: the origin's answer, then the end of the tunnel.
+	// The body is bounded by the tunnel's idle timeout, as a tunnel is.
+	defer resp.Body.Close()
+	resp.Close = true
+	resp.Header.Del("Connection")
+	_ = up.SetReadDeadline(time.Now().Add(p.cfg.TunnelIdleTimeout))
+	_ = conn.SetWriteDeadline(time.Now().Add(p.cfg.TunnelIdleTimeout))
+	if err := resp.Write(conn); err != nil {
+		p.log.Debug("proxy: passing on a WebSocket origin's refusal", "host", host, "err", err)
+	}
+	return nil, false
+}
+
+// readConn is an origin connection whose first bytes were already read
+// into r.
+type readConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *readConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// CloseWrite half-closes the connection under c.
+func (c *readConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
 }

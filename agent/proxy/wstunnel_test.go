@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,5 +147,154 @@ func TestPort80OpenedByConfig(t *testing.T) {
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != 400 { // the origin's own answer to a non-upgrade
 		t.Fatalf("%v %v", resp, err)
+	}
+}
+
+// TestWebSocketTunnelWithoutUpgrade is issue 12's tunnel: an ordinary
+// origin answers the upgrade with something other than 101, and the
+// client goes on sending requests inside the tunnel, for another path
+// and other hosts. Not one of them may reach the origin: the proxy
+// passes the origin's answer on and closes.
+func TestWebSocketTunnelWithoutUpgrade(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []string
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Host+r.URL.RequestURI())
+		mu.Unlock()
+		io.WriteString(w, "ordinary page for "+r.Host+r.URL.RequestURI())
+	}))
+	t.Cleanup(origin.Close)
+	h := start(t, nil)
+	h.dial.route("allowed.test:80", origin.Listener.Addr().String())
+	for _, upgrade := range []string{"websocket", "h2c"} {
+		t.Run(upgrade, func(t *testing.T) {
+			mu.Lock()
+			seen = nil
+			mu.Unlock()
+			c, br, code := h.connect(t, "allowed.test:80")
+			if code != 200 {
+				t.Fatalf("CONNECT: %d", code)
+			}
+			head := "GET /x HTTP/1.1\r\nHost: allowed.test\r\n" + strings.Replace(wsHeaders, "websocket", upgrade, 1)
+			// Pipelined in one write, and again after the answer.
+			later := "GET /bad HTTP/1.1\r\nHost: mixed.test\r\n\r\nGET / HTTP/1.1\r\nHost: blocked.test\r\n\r\n"
+			io.WriteString(c, head+later)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("first answer: %v", err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			io.WriteString(c, "GET /bad HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			rest, err := io.ReadAll(br)
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Error("tunnel still open after an answer that is not 101")
+			}
+			time.Sleep(50 * time.Millisecond) // let a forwarded request land
+			mu.Lock()
+			got := append([]string(nil), seen...)
+			mu.Unlock()
+			for _, s := range got {
+				if s != "allowed.test/x" {
+					t.Errorf("origin served %q through the tunnel (all: %q)", s, got)
+				}
+			}
+			if strings.Contains(string(rest), "ordinary page") {
+				t.Errorf("a second answer came through the tunnel: %q", rest)
+			}
+			if upgrade == "websocket" && (resp.StatusCode != 200 || len(got) != 1) {
+				t.Errorf("the origin's answer to the upgrade: %d, origin saw %q", resp.StatusCode, got)
+			}
+		})
+	}
+}
+
+// switchingOrigin switches protocols for any request asking to (as an
+// h2c server would) and afterwards reads what comes as HTTP/1.1
+// requests, recording each: what reaches it after the switch was
+// never decided.
+func switchingOrigin(t *testing.T, upgrade string) (addr string, seen func() []string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var got []string
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					got = append(got, req.Host+req.URL.RequestURI())
+					mu.Unlock()
+					if req.Header.Get("Upgrade") != "" {
+						fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n\r\n", upgrade)
+						continue
+					}
+					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), got...)
+	}
+}
+
+// TestPlainHTTPUpgradeStaysDecided: a plain-HTTP request asking to
+// upgrade to anything but a WebSocket is sent as a plain request, and a
+// 101 for anything but a WebSocket upgrade is not passed on: the
+// connection never becomes one whose requests nobody decides.
+func TestPlainHTTPUpgradeStaysDecided(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, reqUpgrade, respUpgrade string }{
+		{"h2c", "h2c", "h2c"},
+		{"h2c answered as a WebSocket", "h2c", "websocket"},
+		{"a WebSocket answered as h2c", "websocket", "h2c"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := start(t, nil)
+			addr, seen := switchingOrigin(t, tc.respUpgrade)
+			h.dial.route("allowed.test:80", addr)
+			c, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprintf(c, "GET http://allowed.test/x HTTP/1.1\r\nHost: allowed.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: %s\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", tc.reqUpgrade)
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err == nil && resp.StatusCode == http.StatusSwitchingProtocols {
+				t.Errorf("the proxy passed on a 101 %s to a %s upgrade", resp.Header.Get("Upgrade"), tc.reqUpgrade)
+			}
+			// Whatever the answer, what follows on this connection is
+			// HTTP the proxy must decide, never bytes for the origin.
+			io.WriteString(c, "GET /bad HTTP/1.1\r\nHost: mixed.test\r\n\r\n")
+			_, _ = io.ReadAll(br)
+			time.Sleep(50 * time.Millisecond)
+			for _, s := range seen() {
+				if s != "allowed.test/x" {
+					t.Errorf("origin got %q, never decided (all: %q)", s, seen())
+				}
+			}
+		})
 	}
 }

@@ -7,7 +7,8 @@ import (
 )
 
 // localUID returns the uid of the local process at the other end of a
-// loopback connection from client to server, from /proc/net/tcp{,6}. The
+// loopback connection from client to server: by sock_diag (one exact
+// lookup), else from /proc/net/tcp{,6}. The
 // kernel fills in the owner, so a process cannot claim another user's
 // profile. Non-loopback clients (LAN mode) have no local owner.
 func localUID(client, server net.Addr) (int, bool) {
@@ -16,6 +17,11 @@ func localUID(client, server net.Addr) (int, bool) {
 		return 0, false
 	}
 	s, _ := addrPort(server)
+	if s.IsValid() && s.Port() != 0 {
+		if uid, err := diagUID(c, s); err == nil {
+			return uid, true
+		}
+	}
 	var rows []socketRow
 	for _, p := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		f, err := os.Open(p)

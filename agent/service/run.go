@@ -194,6 +194,19 @@ func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (resta
 			cfg.Ready(a)
 		}
 	}
+	// "Ask a parent" from the block page and from the tray share one
+	// limit per user.
+	asks := settings.NewAskLimiter(admin.DefaultAskEvery, cfg.Clock)
+	acfg.Asks = asks
+	// One local user's processes share one per-client connection limit;
+	// LAN machines, and local sockets the kernel names no owner of, are
+	// limited by address.
+	acfg.ClientKey = func(c, server net.Addr) string {
+		if uid, ok := localUID(c, server); ok {
+			return "uid:" + strconv.Itoa(uid)
+		}
+		return ""
+	}
 	// LAN clients by network (settings "lan_profiles"); local ones by OS
 	// user ("users"): the kernel says which user owns a loopback client's
 	// socket. Anything unknown gets the default profile.
@@ -275,6 +288,7 @@ func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (resta
 		OnOverrides: func() { rebuild("grant or pause") },
 		UpdateNow:   updateNow,
 		Notices:     board.since,
+		Asks:        asks,
 		Logger:      log,
 		Clock:       cfg.Clock,
 		Status: func() client.Status {

@@ -135,3 +135,43 @@ func (l *Limiter) evict() {
 	}
 	delete(l.m, oldest)
 }
+
+// AskLimiter lets each caller ask a parent for a site at most once per
+// interval, so the parent's list of requests cannot be flooded. The admin
+// API's "ask" route and the block page's "ask a parent" link share one,
+// so neither is a way around the other's limit. It remembers at most
+// 4096 callers (then starts afresh: an attacker gains one ask each).
+type AskLimiter struct {
+	every time.Duration
+	clock func() time.Time
+	mu    sync.Mutex
+	last  map[string]time.Time
+}
+
+// maxAskers bounds the callers an AskLimiter remembers.
+const maxAskers = 4096
+
+// NewAskLimiter returns an AskLimiter allowing one ask per every (at
+// least a second) per caller; clock nil means time.Now.
+func NewAskLimiter(every time.Duration, clock func() time.Time) *AskLimiter {
+	if clock == nil {
+		clock = time.Now
+	}
+	return &AskLimiter{every: max(every, time.Second), clock: clock, last: map[string]time.Time{}}
+}
+
+// Allow reports whether key may ask now, and records the ask if so;
+// otherwise it says how long until key may.
+func (a *AskLimiter) Allow(key string) (wait time.Duration, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.clock()
+	if last, seen := a.last[key]; seen && now.Sub(last) < a.every {
+		return a.every - now.Sub(last), false
+	}
+	if len(a.last) >= maxAskers {
+		clear(a.last)
+	}
+	a.last[key] = now
+	return 0, true
+}

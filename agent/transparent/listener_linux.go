@@ -26,6 +26,7 @@ import (
 	"github.com/greengate/greengate/agent/proxy"
 	"github.com/greengate/greengate/agent/sni"
 	"github.com/greengate/greengate/internal/connfeed"
+	"github.com/greengate/greengate/internal/connlimit"
 	"github.com/greengate/greengate/rules/hostname"
 	"github.com/greengate/greengate/rules/policy"
 )
@@ -39,6 +40,7 @@ type Listener struct {
 	cfg   Config
 	log   *slog.Logger
 	http  *proxy.Proxy
+	limit *connlimit.Limiter
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 }
@@ -66,12 +68,19 @@ func New(cfg Config) (*Listener, error) {
 	if cfg.TunnelIdleTimeout <= 0 {
 		cfg.TunnelIdleTimeout = proxy.DefaultTunnelIdleTimeout
 	}
-	l := &Listener{cfg: cfg, log: cfg.Logger, conns: map[net.Conn]struct{}{}}
+	if cfg.MaxConnsPerClient <= 0 {
+		cfg.MaxConnsPerClient = max(1, cfg.MaxConns/4)
+	}
+	if cfg.MaxConns > 1 && cfg.MaxConnsPerClient >= cfg.MaxConns {
+		return nil, fmt.Errorf("checking connection limits: %d per client must be below %d in all", cfg.MaxConnsPerClient, cfg.MaxConns)
+	}
+	l := &Listener{cfg: cfg, log: cfg.Logger, conns: map[net.Conn]struct{}{}, limit: connlimit.New(cfg.MaxConnsPerClient)}
 	var err error
 	l.http, err = proxy.New(proxy.Config{
 		Engine:  cfg.Engine,
 		Profile: cfg.Profile,
 		Log:     cfg.Log,
+		Asks:    cfg.Asks,
 		// Any client; and, as in LAN mode, never to loopback or
 		// link-local destinations.
 		AllowedClients: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")},
@@ -153,6 +162,7 @@ func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       proxy.DefaultIdleTimeout,
 		MaxHeaderBytes:    proxy.DefaultMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(l.log.Handler(), slog.LevelDebug),
+		ConnState:         proxy.ConnState,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if oc, ok := c.(*peekedConn); ok {
 				return context.WithValue(ctx, origKey{}, oc.orig)
@@ -181,10 +191,7 @@ func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			break
 		}
-		go func() {
-			defer func() { <-sem }()
-			l.handle(c, hl)
-		}()
+		go l.handle(c, hl, func() { <-sem })
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), proxy.DefaultShutdownTimeout)
 	defer cancel()
@@ -256,8 +263,11 @@ func (l *Listener) track(c net.Conn) func() {
 	}
 }
 
-// handle sorts one redirected connection into TLS or HTTP.
-func (l *Listener) handle(c net.Conn, hl *connfeed.Listener) {
+// handle sorts one redirected connection into TLS or HTTP. release
+// frees its place under Config.MaxConns, when the connection closes
+// (after the HTTP server is done with it, for HTTP).
+func (l *Listener) handle(raw net.Conn, hl *connfeed.Listener, release func()) {
+	var c net.Conn = raw
 	handedOff := false
 	defer func() {
 		if v := recover(); v != nil {
@@ -267,11 +277,26 @@ func (l *Listener) handle(c net.Conn, hl *connfeed.Listener) {
 			_ = c.Close()
 		}
 	}()
-	orig, err := OriginalDst(c)
+	orig, err := OriginalDst(raw)
 	if err != nil {
-		l.log.Warn("transparent: refused a connection", "client", c.RemoteAddr().String(), "err", err)
+		l.log.Warn("transparent: refused a connection", "client", raw.RemoteAddr().String(), "err", err)
+		release()
 		return
 	}
+	key := ""
+	if l.cfg.ClientKey != nil {
+		key = l.cfg.ClientKey(raw.RemoteAddr(), net.TCPAddrFromAddrPort(orig))
+	}
+	if key == "" {
+		key = proxy.ClientAddrKey(raw.RemoteAddr())
+	}
+	lc, ok := l.limit.Admit(raw, key, release)
+	if !ok {
+		l.log.Debug("transparent: refused a connection: its client holds its limit of busy connections", "client", raw.RemoteAddr().String())
+		release()
+		return
+	}
+	c = lc
 	opt := sni.Options{Timeout: l.cfg.HelloTimeout}
 	br := sni.NewReader(c, opt)
 	timeout := opt.Timeout
@@ -293,10 +318,10 @@ func (l *Listener) handle(c net.Conn, hl *connfeed.Listener) {
 	}
 	done := l.track(c)
 	defer done()
-	l.serveTLS(c, br, orig, opt)
+	l.serveTLS(c, lc, br, orig, opt)
 }
 
-func (l *Listener) serveTLS(c net.Conn, br *bufio.Reader, orig netip.AddrPort, opt sni.Options) {
+func (l *Listener) serveTLS(c net.Conn, slot *connlimit.Conn, br *bufio.Reader, orig netip.AddrPort, opt sni.Options) {
 	hello, err := sni.PeekConn(c, br, opt)
 	name := ""
 	switch {
@@ -326,12 +351,20 @@ func (l *Listener) serveTLS(c net.Conn, br *bufio.Reader, orig netip.AddrPort, o
 	// profile allows sites by name, not their addresses).
 	v := decide(ipHost)
 	blockedHost := ipHost
-	if name != "" && !listed(v) {
+	switch {
+	case name == "":
+		v = eng.DecideUnnamed(policy.Request{Host: ipHost, Time: now, Profile: profile})
+	case !listed(v):
 		v, blockedHost = decide(name), name
 	}
 	if v.Action == policy.Block {
 		l.record(c, now, v, blockedHost, "transparent tls: "+v.Reason.String())
 		l.log.Debug("transparent: blocked", "name", name, "orig", orig.String())
+		return
+	}
+	// The tunnel is decided: from here it is busy, not one the
+	// per-client limit may take back.
+	if !slot.Busy() {
 		return
 	}
 	target := orig.String()
@@ -413,6 +446,9 @@ type peekedConn struct {
 }
 
 func (p *peekedConn) Read(b []byte) (int, error) { return p.r.Read(b) }
+
+// LimitConn is the per-client limit's connection under p.
+func (p *peekedConn) LimitConn() *connlimit.Conn { return connlimit.Of(p.Conn) }
 
 // Enable installs the endpoint-mode nft table (see Ruleset). Needs root.
 func Enable(ctx context.Context, o RulesetOptions) error {

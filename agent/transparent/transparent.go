@@ -15,7 +15,10 @@
 //     closed (a page would need a certificate we do not have). Allowed: the
 //     original address is dialled and the bytes spliced untouched. Safe
 //     search: Verdict.SafeHost is dialled instead. A hello without SNI is
-//     decided on the original address. Nothing is decrypted.
+//     decided on the original address by policy.Engine.DecideUnnamed, as
+//     the proxy decides a nameless tunnel: blocked ("no-sni") in a
+//     profile that blocks a category unless the address is allowed.
+//     Nothing is decrypted.
 //   - Anything else is read as HTTP and served by agent/proxy's plain-HTTP
 //     path, so the Host header decides, blocks get the block page, and
 //     every request on a keep-alive connection is decided on its own.
@@ -95,6 +98,18 @@ type Config struct {
 	// MaxConns bounds connections served at once. Zero means
 	// proxy.DefaultMaxConns.
 	MaxConns int
+	// MaxConnsPerClient bounds one client's connections, as
+	// proxy.Config.MaxConnsPerClient does (the same eviction of the
+	// longest idle). Zero means a quarter of MaxConns; it must be below
+	// MaxConns.
+	MaxConnsPerClient int
+	// ClientKey names a connection's client for MaxConnsPerClient, given
+	// the client's address and where it was going; nil or "" means the
+	// client's address (proxy.ClientAddrKey).
+	ClientKey func(client, orig net.Addr) string
+	// Asks limits "ask a parent" on the block page
+	// (proxy.Config.Asks). Nil: the HTTP side's own.
+	Asks proxy.AskLimiter
 }
 
 // RulesetOptions shape the nftables table.

@@ -617,7 +617,9 @@ func (p *parser) urlLine(s string) error {
 
 // NormalizeURL puts a URL-list entry, or a request URL, into the form URL
 // entries are compared in: "host/path", the host normalised and without a
-// leading "www.", the scheme and any fragment dropped, the path as given.
+// leading "www.", the scheme and any fragment dropped, the path as given
+// (package match puts paths in normal form when it compiles and looks up
+// entries, so lists and bundles keep the text they were written with).
 // A bare host gives "host/".
 func NormalizeURL(s string) (string, error) {
 	if i := strings.Index(s, "://"); i >= 0 {

@@ -9,8 +9,19 @@
 //
 // A URLSet holds "host/path" entries (UT1 urls): a request matches when its
 // host equals the entry's host (both without a leading "www.") and its
-// path-and-query starts with the entry's path. Hosts compare without case,
-// paths with case.
+// path-and-query is the entry's path or lies under it. Both paths are
+// compared in the normal form of NormalizePath (dot segments removed,
+// slashes merged, unreserved escapes and "%2F" decoded, case folded: see
+// there for why without case), so "//a/./b", "/a/x/../b", "/a%2Fb" and
+// "/A/B" are all "/a/b". An entry matches on a boundary: "/health" is
+// "/health", "/health/..." and "/health?...", never "/healthy"; an entry
+// with a query ("/p?id=1") takes further parameters ("&x=2") but not a
+// longer value ("?id=12"). An entry that means any continuation says so
+// by ending in "*" ("/secret*" takes "/secretary"), or, inside a query,
+// in "=" or "&" ("/p?id=" takes any id). UT1 lists are prefix lists, but
+// their entries name whole segments (a directory, a page, a page with its
+// query), which the boundary keeps; a "#" fragment in an entry is
+// ignored, as browsers never send one.
 //
 // Everything is compared in normal form (package hostname); callers
 // normalise at the boundary. Sets are safe for concurrent use and never
@@ -615,7 +626,9 @@ type URLSet struct {
 }
 
 type urlEntry struct {
-	path   string
+	path   string // normal form (NormalizePath)
+	listed string // as the list wrote it, for reports
+	prefix bool   // matches any continuation, not only at a boundary
 	source string
 	line   int
 }
@@ -629,16 +642,22 @@ func (s *URLSet) Len() int {
 }
 
 // Lookup matches a request's normalised host (without a leading "www."
-// removed or not: it is removed here) and its path with query (starting
-// with "/"). The longest matching entry is returned.
+// removed or not: it is removed here) and its path with query as sent;
+// the path is put in normal form here, and only for a host with entries.
+// The longest matching entry is returned.
 func (s *URLSet) Lookup(host, pathQuery string) (Match, bool) {
 	if s == nil || s.n == 0 {
 		return Match{}, false
 	}
 	host = hostname.TrimWWW(host)
-	for _, e := range s.hosts[host] {
-		if strings.HasPrefix(pathQuery, e.path) {
-			return Match{Entry: host + e.path, Source: e.source, Line: e.line}, true
+	es := s.hosts[host]
+	if len(es) == 0 {
+		return Match{}, false
+	}
+	r := NormalizePath(pathQuery)
+	for _, e := range es {
+		if pathMatches(r, e.path, e.prefix) {
+			return Match{Entry: host + e.listed, Source: e.source, Line: e.line}, true
 		}
 	}
 	return Match{}, false
@@ -663,7 +682,7 @@ func (s *URLSet) Entries(fn func(Match) bool) {
 	}
 	for h, es := range s.hosts {
 		for _, e := range es {
-			if !fn(Match{Entry: h + e.path, Source: e.source, Line: e.line}) {
+			if !fn(Match{Entry: h + e.listed, Source: e.source, Line: e.line}) {
 				return
 			}
 		}
@@ -681,24 +700,27 @@ type URLBuilder struct {
 // Source names the list the following Adds come from.
 func (b *URLBuilder) Source(name string) { b.source = name }
 
-// Add adds a normalised "host/path" entry (as lists.NormalizeURL gives).
-// It reports false for a duplicate or an entry without a "/".
+// Add adds a "host/path" entry whose host is normalised (as
+// lists.NormalizeURL gives); the path is put in normal form here (see
+// URLSet for what an entry matches). It reports false for a duplicate,
+// one with the same normal form included, or an entry without a "/".
 func (b *URLBuilder) Add(entry string, line int) bool {
 	i := strings.IndexByte(entry, '/')
 	if i <= 0 {
 		return false
 	}
-	host, path := entry[:i], entry[i:]
+	host, listed := entry[:i], entry[i:]
+	path, prefix := entryPath(listed)
 	if b.hosts == nil {
 		b.hosts = map[string][]urlEntry{}
 	}
 	for _, e := range b.hosts[host] {
-		if e.path == path {
+		if e.path == path && e.prefix == prefix {
 			b.dups++
 			return false
 		}
 	}
-	b.hosts[host] = append(b.hosts[host], urlEntry{path: path, source: b.source, line: line})
+	b.hosts[host] = append(b.hosts[host], urlEntry{path: path, listed: listed, prefix: prefix, source: b.source, line: line})
 	b.n++
 	return true
 }

@@ -294,7 +294,8 @@ func TestURLSet(t *testing.T) {
 		{"tumblr.com", "/blog/naughty", "tumblr.com/blog/naughty"},
 		{"www.tumblr.com", "/blog/naughty?x=1", "tumblr.com/blog/naughty"},
 		{"www.tumblr.com", "/blog/naughty/more/x", "tumblr.com/blog/naughty/more"},
-		{"tumblr.com", "/blog/Naughty", ""},
+		{"tumblr.com", "/blog/Naughty", "tumblr.com/blog/naughty"}, // case folded: see NormalizePath
+		{"tumblr.com", "/blog/naughtyish", ""},
 		{"tumblr.com", "/blog/nice", ""},
 		{"sub.tumblr.com", "/blog/naughty", ""},
 		{"example.com", "/anything", "example.com/"},

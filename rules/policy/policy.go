@@ -25,7 +25,13 @@
 //  8. everything else is allowed.
 //
 // Hosts in requests must already be normalised (package hostname); the
-// proxy does that once at its boundary.
+// proxy does that once at its boundary. Paths are given as sent: URL
+// entries ("host/path", in categories and in a profile's allow and block
+// lists) match them in package match's normal form, so every spelling an
+// origin serves as one resource ("//a", "/./a", "/x/../a", "/%2Fa") gets
+// one verdict; case is folded (a child's filter fails closed on case,
+// since IIS and many routers ignore it), and an entry matches at a
+// segment boundary ("/health" is not "/healthy") unless it ends in "*".
 package policy
 
 import (
@@ -75,11 +81,13 @@ const (
 	ReasonCategoryAllow                // a blocked category lists it as an exception
 	ReasonSafeSearch                   // a search engine with safe search forced
 	ReasonUnknownProfile               // the request named no known profile (blocked: fail closed)
+	ReasonNoName                       // a connection to an address that names no site (DecideUnnamed)
 )
 
 var reasonNames = [...]string{
 	"default", "pause", "grant", "custom-allow", "custom-block", "allow-list-only",
 	"outside-hours", "category", "category-exception", "safe-search", "unknown-profile",
+	"no-sni",
 }
 
 func (r Reason) String() string {
@@ -455,6 +463,35 @@ func (e *Engine) Decide(r Request) Verdict {
 		}
 	}
 	return v
+}
+
+// DecideUnnamed decides a connection to an address (r.Host is an IP)
+// that names no site: a TLS hello without SNI, or something that is not
+// TLS at all (SSH or OpenVPN over port 443). Nothing says what it carries
+// or where it leads, so it is a way around every category: in a profile
+// that blocks any category of its own choosing it is blocked
+// (ReasonNoName, "no-sni"), unless the address itself is allowed (a
+// pause, a grant, the profile's allow list, or a category's exception).
+// An address a list blocks stays blocked for that; a profile that blocks
+// no category decides the address as Decide does. The explicit proxy and
+// transparent mode both decide nameless connections here.
+func (e *Engine) DecideUnnamed(r Request) Verdict {
+	v := e.Decide(r)
+	if v.Action == Block || !hostname.IsIP(r.Host) {
+		return v
+	}
+	switch v.Reason {
+	case ReasonPause, ReasonGrant, ReasonCustomAllow, ReasonCategoryAllow:
+		return v
+	}
+	p := e.def
+	if r.Profile != "" {
+		p = e.profiles[r.Profile] // known: Decide blocks an unknown one
+	}
+	if len(p.Block) == 0 {
+		return v
+	}
+	return Verdict{Action: Block, Reason: ReasonNoName, Profile: v.Profile}
 }
 
 // overrules says whether a category's exception beats its block entry:

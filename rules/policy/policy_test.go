@@ -235,3 +235,36 @@ func BenchmarkDecideBlock(b *testing.B) {
 		e.Decide(req)
 	}
 }
+
+func TestDecideUnnamed(t *testing.T) {
+	t.Parallel()
+	cfg := baseConfig()
+	cfg.Profiles[0].Allow = append(cfg.Profiles[0].Allow, "192.0.2.8")
+	cfg.Categories[0].Domains = domains("adult.txt", "porn.example", "192.0.2.9")
+	cfg.Grants = []policy.Grant{{Host: "192.0.2.10", Profile: "child", Until: monday10.Add(time.Hour)}}
+	e := mustEngine(t, cfg)
+	tests := []struct {
+		name    string
+		host    string
+		profile string
+		action  policy.Action
+		reason  policy.Reason
+	}{
+		{"unlisted address, profile blocks categories", "192.0.2.7", "child", policy.Block, policy.ReasonNoName},
+		{"IPv6 too", "2001:db8::7", "teen", policy.Block, policy.ReasonNoName},
+		{"on the allow list", "192.0.2.8", "child", policy.Allow, policy.ReasonCustomAllow},
+		{"granted", "192.0.2.10", "child", policy.Allow, policy.ReasonGrant},
+		{"listed address stays a category block", "192.0.2.9", "child", policy.Block, policy.ReasonCategory},
+		{"a profile blocking no category of its own", "192.0.2.7", "adult", policy.Allow, policy.ReasonDefault},
+		{"a name is decided as Decide does", "www.wikipedia.org", "child", policy.Allow, policy.ReasonDefault},
+	}
+	for _, tt := range tests {
+		v := e.DecideUnnamed(policy.Request{Host: tt.host, Time: monday10, Profile: tt.profile})
+		if v.Action != tt.action || v.Reason != tt.reason {
+			t.Errorf("%s: %v %v, want %v %v", tt.name, v.Action, v.Reason, tt.action, tt.reason)
+		}
+	}
+	if policy.ReasonNoName.String() != "no-sni" {
+		t.Errorf("ReasonNoName is %q in the log", policy.ReasonNoName.String())
+	}
+}
