@@ -30,8 +30,9 @@ type recentBlock struct {
 	at   time.Time
 }
 
-// add notes that client was blocked on host at now.
-func (r *recentBlocks) add(client, host string, now time.Time) {
+// add remembers that client was blocked on host now, and reports whether
+// this is a new visit: the first block of host for client in a minute.
+func (r *recentBlocks) add(client, host string, now time.Time) (visit bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
@@ -41,8 +42,10 @@ func (r *recentBlocks) add(client, host string, now time.Time) {
 	if !ok && len(r.m) >= recentClients {
 		r.forgetOldest(now)
 	}
+	visit = true
 	for i, b := range bs {
 		if b.host == host {
+			visit = now.Sub(b.at) >= time.Minute
 			bs = append(bs[:i], bs[i+1:]...)
 			break
 		}
@@ -51,6 +54,7 @@ func (r *recentBlocks) add(client, host string, now time.Time) {
 		bs = bs[1:]
 	}
 	r.m[client] = append(bs, recentBlock{host: host, at: now})
+	return visit
 }
 
 // had reports whether client was blocked on host within recentFor of now.

@@ -551,6 +551,7 @@ func (p *Proxy) closeTunnels() {
 
 // decision is what the proxy knows about one request while deciding it.
 type decision struct {
+	log     *slog.Logger // set with -v (debug): every decision is logged
 	eng     *policy.Engine
 	profile string
 	client  string // the client's address, as logged
@@ -566,6 +567,9 @@ func (p *Proxy) begin(remote string, m *connProfile) (decision, bool) {
 		return decision{}, false
 	}
 	d := decision{eng: eng, now: p.cfg.Clock(), client: remote, remote: remote}
+	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+		d.log = p.log
+	}
 	ap, err := netip.ParseAddrPort(remote)
 	if err == nil {
 		d.client = ap.Addr().Unmap().String()
@@ -622,7 +626,12 @@ func (m *connProfile) get(eng *policy.Engine, pick func() string) string {
 func (d *decision) asker() string { return d.client + "|" + d.profile }
 
 func (d *decision) decide(host, path string) policy.Verdict {
-	return d.eng.Decide(policy.Request{Host: host, Path: path, Time: d.now, Profile: d.profile})
+	v := d.eng.Decide(policy.Request{Host: host, Path: path, Time: d.now, Profile: d.profile})
+	if d.log != nil {
+		d.log.Debug("decided", "client", d.client, "host", host, "path", path, "action", v.Action.String(),
+			"reason", v.Reason.String(), "category", v.Category, "entry", v.Entry, "profile", v.Profile)
+	}
+	return v
 }
 
 // record sends an event for a block or a request; allowed traffic never
@@ -630,8 +639,11 @@ func (d *decision) decide(host, path string) policy.Verdict {
 func (p *Proxy) record(d *decision, v policy.Verdict, action blocklog.Action, host, url, reason string) {
 	ev := blocklog.Event{Time: d.now, Profile: v.Profile, Client: d.client, Host: host, URL: url,
 		Category: v.Category, Entry: v.Entry, Source: v.Source, Action: action, Reason: reason}
-	if action == blocklog.ActionBlock {
-		p.recent.add(d.asker(), host, d.now)
+	if action == blocklog.ActionBlock && p.recent.add(d.asker(), host, d.now) {
+		// One line a visit, not a retry: a script hammering a blocked
+		// site must not flood the service's log either.
+		p.log.Info("blocked", "host", host, "category", v.Category, "entry", v.Entry, "source", v.Source,
+			"profile", v.Profile, "client", d.client, "reason", reason)
 	}
 	if action == blocklog.ActionBlock && url == "" && p.cfg.TunnelBlocked != nil {
 		p.cfg.TunnelBlocked(d.remote, ev)

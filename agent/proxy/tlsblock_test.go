@@ -297,3 +297,17 @@ func BenchmarkHTTPSBlockPage(b *testing.B) {
 		})
 	}
 }
+
+// A block is one INFO line a visit: retries within a minute add none.
+func TestBlockLoggedOncePerVisit(t *testing.T) {
+	t.Parallel()
+	h := start(t, nil)
+	for range 5 {
+		if _, _, code := h.connect(t, "blocked.test:443"); code != http.StatusForbidden {
+			t.Fatalf("CONNECT %d", code)
+		}
+	}
+	if n := strings.Count(h.logs.String(), "msg=blocked host=blocked.test"); n != 1 {
+		t.Fatalf("%d INFO lines for five blocks of one visit:\n%s", n, h.logs.String())
+	}
+}
