@@ -218,6 +218,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, errors.New("opening block log: empty path")
 	}
 	cfg = withDefaults(cfg)
+	if err := makePrivate(cfg.Path); err != nil {
+		return nil, err
+	}
 	wdb, rdb, err := openDB(ctx, cfg)
 	if err != nil {
 		return nil, err

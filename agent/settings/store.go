@@ -41,8 +41,11 @@ type Store struct {
 	mu  sync.Mutex // serialises password changes
 }
 
-// Open makes the directories (0755, so the socket directory pattern and
-// package layouts work; the files themselves are 0600) and returns a Store.
+// Open makes the directories 0700, and makes an existing one 0700 (older
+// packages shipped them 0755), then returns a Store. Every file in them
+// is written 0600: the settings say which sites a child may not reach and
+// the overrides when filtering is paused, which no other local user needs
+// to know; the admin API is how the tray reads status.
 func Open(cfg Config) (*Store, error) {
 	if cfg.Dir == "" {
 		cfg.Dir = DefaultDir
@@ -57,8 +60,12 @@ func Open(cfg Config) (*Store, error) {
 		cfg.Clock = time.Now
 	}
 	for _, d := range []string{cfg.Dir, cfg.StateDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("making settings directory: %w", err)
+		}
+		// MkdirAll keeps an existing directory's mode.
+		if err := os.Chmod(d, 0o700); err != nil {
+			return nil, fmt.Errorf("making settings directory %s private: %w", d, err)
 		}
 	}
 	return &Store{cfg: cfg}, nil

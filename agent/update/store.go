@@ -27,7 +27,7 @@ const tmpPattern = ".*.bundle.tmp-*"
 // removed. Load does not call OnChange.
 func (u *Updater) Load() []*bundle.Bundle {
 	dir := u.cfg.Dir
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := privateDir(dir); err != nil {
 		u.log.Error("creating bundle directory", "dir", dir, "err", err)
 	}
 	if leftovers, _ := filepath.Glob(filepath.Join(dir, tmpPattern)); len(leftovers) > 0 {
@@ -123,7 +123,7 @@ func (u *Updater) store(s *sourceState, data []byte) error {
 	dir := u.cfg.Dir
 	cur := filepath.Join(dir, s.src.Publisher+".bundle")
 	prev := cur + ".prev"
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := privateDir(dir); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+s.src.Publisher+".bundle.tmp-*")
@@ -166,6 +166,16 @@ func (u *Updater) store(s *sourceState, data []byte) error {
 		u.log.Warn("syncing bundle directory", "dir", dir, "err", err)
 	}
 	return nil
+}
+
+// privateDir makes dir 0700, also when it exists (MkdirAll keeps an
+// existing mode): which rules are installed is nobody else's business, and
+// files in it are 0600 (os.CreateTemp).
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
 }
 
 func syncDir(dir string) error {
