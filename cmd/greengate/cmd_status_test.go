@@ -28,7 +28,8 @@ func TestPrintStatus(t *testing.T) {
 		Paused: true, PausedUntil: until,
 		Grants:       []client.Grant{{Host: "scratch.mit.edu", Until: until}},
 		BlockedToday: 7, RuleCounts: map[string]int{"gambling": 38, "adult": 49},
-		Bundles:       []client.BundleStatus{{Publisher: "vendor", Version: 12, LastError: "fetching: timeout"}},
+		Bundles: []client.BundleStatus{{Publisher: "vendor", Version: 12, LastError: "fetching: timeout"},
+			{Publisher: "school", Version: 3, Expires: until, Expired: true}},
 		SettingsError: "settings.json: profiles[0].allow[1]: bad host \"a b\"\nlanguage: unknown",
 	})
 	for _, want := range []string{
@@ -39,6 +40,7 @@ func TestPrintStatus(t *testing.T) {
 		"blocked today: 7\n",
 		"rules: adult 49, gambling 38\n",
 		"bundle vendor: version 12, last error: fetching: timeout\n",
+		"bundle school: version 3, EXPIRED since " + until.Format(time.DateTime) + " (still filtering with it",
 		"settings: the file on disk was REFUSED",
 		"\n  language: unknown\n",
 	} {
