@@ -12,6 +12,7 @@ import (
 
 	"github.com/greengate/greengate/agent/update"
 	"github.com/greengate/greengate/internal/lockedbuf"
+	"github.com/greengate/greengate/internal/privfile"
 	"github.com/greengate/greengate/rules/bundle"
 )
 
@@ -195,5 +196,27 @@ func TestFloorRaisedFromDisk(t *testing.T) {
 				t.Errorf("floor on disk %q, want 7", got)
 			}
 		})
+	}
+}
+
+// TestSymlinkedFilesRefused: Load reads no bundle or floor through a
+// symlink (internal/privfile): a link in the bundle directory is not the
+// agent's file, even when it points at a validly signed bundle.
+func TestSymlinkedFilesRefused(t *testing.T) {
+	t.Parallel()
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	target := filepath.Join(elsewhere, "x.bundle")
+	if err := os.WriteFile(target, vectorBytes(t, "good.bundle"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(dir, "greengate-test.bundle")); err != nil {
+		t.Fatal(err)
+	}
+	u := newUpdater(t, dir, nil, update.Source{Publisher: "greengate-test", Roots: roots(t, "root.pub")})
+	if bs := u.Load(); len(bs) != 0 {
+		t.Fatalf("loaded %d bundles through a symlink", len(bs))
+	}
+	if err := u.Status()[0].LastError; !errors.Is(err, privfile.ErrNotRegular) {
+		t.Fatalf("LastError = %v, want ErrNotRegular", err)
 	}
 }

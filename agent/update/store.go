@@ -1,16 +1,15 @@
 package update
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 
+	"github.com/greengate/greengate/internal/privfile"
 	"github.com/greengate/greengate/rules/bundle"
 )
 
@@ -116,26 +115,15 @@ func cmpLoad(prev, err error) error {
 	return err
 }
 
+// readCapped reads a file of the bundle directory: a regular file, not a
+// symlink, at most max bytes (internal/privfile). Too large is
+// bundle.ErrTooLarge, as for a download.
 func readCapped(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	data, err := privfile.Read(path, max)
+	if errors.Is(err, privfile.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", bundle.ErrTooLarge, err)
 	}
-	defer f.Close()
-	// Sized from Stat so a 5 MB bundle is one 5 MB allocation, not
-	// ReadAll's doubling; the limit still holds if the file grows.
-	var buf bytes.Buffer
-	if st, err := f.Stat(); err == nil && st.Size() <= max {
-		buf.Grow(int(st.Size()) + bytes.MinRead)
-	}
-	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
-		return nil, err
-	}
-	data := buf.Bytes()
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%w: file over %d bytes", bundle.ErrTooLarge, max)
-	}
-	return data, nil
+	return data, err
 }
 
 // store writes data, of the given version, as s's installed bundle: temp
