@@ -94,11 +94,18 @@ type Config struct {
 	// LogMaxAge is how long block events are kept (the parent's
 	// log_retention_days). Zero means blocklog.DefaultMaxAge.
 	LogMaxAge time.Duration
+	// LogMaxBytes bounds the block log on disk (the parent's
+	// log_max_bytes). Zero means blocklog.DefaultMaxBytes.
+	LogMaxBytes int64
 	// Parental, when set, fills in the parental-settings fields of the
 	// inputs of every engine build (profiles, default profile, grants):
 	// agent/service wires agent/settings here. Nil runs on the single
 	// default profile.
 	Parental func(*EngineInputs)
+	// CA, when set, shows the block page for blocked HTTPS
+	// (proxy.Config.CA): agent/localca's CA for this machine. Nil
+	// refuses HTTPS blocks with no page.
+	CA proxy.BlockPageCA
 	// Updates configures signed rule bundles (agent/update): Sources are
 	// the trusted publishers; with none, the agent runs on the defaults and
 	// Lists alone. Dir "" means DataDir/bundles; Clock and Logger default to
@@ -179,7 +186,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("making data directory %s private: %w", cfg.DataDir, err)
 	}
 	path := filepath.Join(cfg.DataDir, "blocklog.db")
-	bl, moved, err := blocklog.OpenOrMoveAside(ctx, blocklog.Config{Path: path, Logger: cfg.Logger, Clock: cfg.Clock, MaxAge: cfg.LogMaxAge})
+	bl, moved, err := blocklog.OpenOrMoveAside(ctx, blocklog.Config{Path: path, Logger: cfg.Logger, Clock: cfg.Clock, MaxAge: cfg.LogMaxAge, MaxBytes: cfg.LogMaxBytes})
 	if err != nil {
 		return nil, fmt.Errorf("opening block log %s: %w", path, err)
 	}
@@ -201,6 +208,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		DialContext:    cfg.DialContext,
 		Clock:          cfg.Clock,
 		Logger:         cfg.Logger,
+		CA:             cfg.CA,
 	})
 	if err != nil {
 		_ = bl.Close(context.WithoutCancel(ctx))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"slices"
+	"strconv"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -21,6 +22,7 @@ const (
 	colTime = iota
 	colProfile
 	colHost
+	colCount // attempts collapsed into the visit: "×3"
 	colCategory
 	colEntry
 	numCols
@@ -83,7 +85,7 @@ func newBlockLogScreen(e env, w fyne.Window, password string, saveCSV func(fyne.
 	s.text.SetPlaceHolder(tr.T("log.search"))
 	s.text.OnChanged = func(string) { s.query() }
 
-	headers := []string{tr.T("log.col.time"), tr.T("log.col.profile"), tr.T("log.col.host"), tr.T("log.col.category"), tr.T("log.col.entry")}
+	headers := []string{tr.T("log.col.time"), tr.T("log.col.profile"), tr.T("log.col.host"), tr.T("log.col.count"), tr.T("log.col.category"), tr.T("log.col.entry")}
 	s.table = widget.NewTableWithHeaders(
 		func() (int, int) { return len(s.events), numCols },
 		func() fyne.CanvasObject { return widget.NewLabel("") },
@@ -99,7 +101,7 @@ func newBlockLogScreen(e env, w fyne.Window, password string, saveCSV func(fyne.
 			o.(*widget.Label).SetText(headers[id.Col])
 		}
 	}
-	for col, width := range []float32{150, 70, 220, 120, 160} {
+	for col, width := range []float32{150, 70, 220, 60, 120, 160} {
 		s.table.SetColumnWidth(col, width)
 	}
 	s.table.OnSelected = func(id widget.TableCellID) {
@@ -192,6 +194,8 @@ func (s *blockLogScreen) cell(row, col int) string {
 		return e.Profile
 	case colHost:
 		return e.Host
+	case colCount:
+		return "×" + strconv.Itoa(max(e.Count, 1))
 	case colCategory:
 		return s.env.tr.Category(e.Category)
 	case colEntry:

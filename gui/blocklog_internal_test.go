@@ -22,7 +22,8 @@ func logFixture() []client.Event {
 		return testNow.AddDate(0, 0, -daysAgo).Add(time.Duration(hour-10) * time.Hour)
 	}
 	return []client.Event{
-		{Time: at(0, 9), Profile: "child", Host: "www.pornhub.com", Category: "adult", Entry: "pornhub.com", Action: "block"},
+		{Time: at(0, 9), Profile: "child", Host: "www.pornhub.com", Category: "adult", Entry: "pornhub.com", Action: "block",
+			Count: 40, Last: at(0, 9).Add(time.Minute)},
 		{Time: at(1, 20), Profile: "teen", Host: "bet365.com", Category: "gambling", Entry: "bet365.com", Action: "block"},
 		{Time: at(2, 15), Profile: "child", Host: "xvideos.com", Category: "adult", Entry: "xvideos.com", Action: "block"},
 		{Time: at(6, 8), Profile: "child", Host: "youtube-proxy.example", Category: "proxy", Entry: "youtube-proxy.example", Action: "block"},
@@ -111,6 +112,22 @@ func TestBlockLogFilter(t *testing.T) {
 	sent := f.filters[len(f.filters)-1]
 	if want := dayStart(testNow.AddDate(0, 0, -2)); !sent.To.Equal(want) {
 		t.Errorf("To sent = %v, want %v", sent.To, want)
+	}
+}
+
+// A visit's retries show as one row with its count; an entry from an
+// agent that sends no count shows one attempt.
+func TestBlockLogShowsAttempts(t *testing.T) {
+	f := newFake(t, "Status", "Events", "Stats")
+	f.password, f.events = "secret1", logFixture()
+	u := newTestUI(t, f, LangEnglish, nil)
+	s := u.showBlockLogWith("secret1")
+	var got []string
+	for r := range s.events {
+		got = append(got, s.cell(r, colCount))
+	}
+	if want := []string{"×40", "×1", "×1", "×1"}; !slices.Equal(got, want) {
+		t.Errorf("count column = %q, want %q", got, want)
 	}
 }
 

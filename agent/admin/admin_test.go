@@ -23,6 +23,7 @@ import (
 	"github.com/greengate/greengate/agent/blocklog"
 	"github.com/greengate/greengate/agent/settings"
 	"github.com/greengate/greengate/internal/testclock"
+	"github.com/greengate/greengate/rules/defaults"
 )
 
 // rig is a real admin server on a real Unix socket, with real settings
@@ -68,7 +69,7 @@ func newRig(t testing.TB, dir string, setPassword bool) *rig {
 		Overrides:   ov,
 		Log:         r.log,
 		Limiter:     settings.NewLimiter(settings.LimiterConfig{Free: 2, Base: time.Second, Clock: r.clk.Now}),
-		Known:       func() []string { return []string{"adult", "gambling", "proxy", "doh"} },
+		Known:       func() []string { ids, _ := defaults.IDs(); return ids },
 		OnSettings:  func(client.Settings) { r.applied.Add(1) },
 		OnOverrides: func() { r.overrides.Add(1) },
 		Notices: func(c admin.Caller, after time.Time) []client.Notice {
@@ -257,10 +258,13 @@ func TestReadsNeedALogin(t *testing.T) {
 	if err != nil || s.Profiles[0].Name != "child" {
 		t.Fatalf("Settings = %+v, %v", s, err)
 	}
-	r.log.Record(blocklog.Event{Host: "pornhub.com", Category: "adult", Action: blocklog.ActionBlock, Profile: "child"})
+	// One visit: the browser retries twice.
+	for range 3 {
+		r.log.Record(blocklog.Event{Host: "pornhub.com", Category: "adult", Action: blocklog.ActionBlock, Profile: "child"})
+	}
 	r.log.Flush(ctx)
 	evs, err := r.c.Events(ctx, client.EventFilter{Action: "block"})
-	if err != nil || len(evs) != 1 || evs[0].Host != "pornhub.com" {
+	if err != nil || len(evs) != 1 || evs[0].Host != "pornhub.com" || evs[0].Count != 3 || evs[0].Last.Before(evs[0].Time) {
 		t.Fatalf("Events = %+v, %v", evs, err)
 	}
 	var csv strings.Builder
@@ -271,8 +275,9 @@ func TestReadsNeedALogin(t *testing.T) {
 	if err != nil || !slices.Contains(dc, client.DayCount{Day: r.clk.Now().Format("2006-01-02"), Category: "adult", Count: 1}) {
 		t.Fatalf("Stats = %+v, %v", dc, err)
 	}
-	if st, _ := r.c.Status(ctx); st.BlockedToday != 1 {
-		t.Errorf("BlockedToday = %d", st.BlockedToday)
+	if st, _ := r.c.Status(ctx); st.BlockedToday != 1 || st.BlockedAttemptsToday != 3 || st.BlockLog == nil ||
+		st.BlockLog.Collapsed != 2 || st.BlockLog.MaxBytes != blocklog.DefaultMaxBytes || st.BlockLog.Bytes <= 0 {
+		t.Errorf("Status: blocked today %d visits, %d attempts; block log %+v", st.BlockedToday, st.BlockedAttemptsToday, st.BlockLog)
 	}
 	if _, err := r.c.Events(ctx, client.EventFilter{Action: "nonsense"}); !errors.Is(err, client.ErrInvalid) {
 		t.Errorf("bad filter = %v", err)
@@ -318,7 +323,7 @@ func TestSaveSettings(t *testing.T) {
 	}
 	s.Profiles[1].Allow = []string{"ok.example"}
 	s.Profiles[1].Hours = map[string][]string{"mon": {"08:00-09:00"}}
-	s.Profiles[1].Block = []string{"violence"} // no rules for it: refused with Known
+	s.Profiles[1].Block = []string{"social"} // no rules for it: refused with Known
 	if err := r.c.SaveSettings(ctx, parentPW, s); !errors.Is(err, client.ErrInvalid) {
 		t.Fatalf("unknown category = %v", err)
 	}

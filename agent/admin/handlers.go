@@ -189,6 +189,15 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		if n, err := s.cfg.Log.CountSince(r.Context(), midnight, blocklog.ActionBlock); err == nil {
 			st.BlockedToday = n
 		}
+		if n, err := s.cfg.Log.AttemptsSince(r.Context(), midnight, blocklog.ActionBlock); err == nil {
+			st.BlockedAttemptsToday = n
+		}
+		ls := s.cfg.Log.Stats()
+		st.BlockLog = &client.BlockLogStatus{Bytes: ls.DiskBytes, MaxBytes: ls.MaxBytes, Dropped: ls.Dropped,
+			Pruned: ls.Pruned, PrunedForSize: ls.PrunedForSize, Collapsed: ls.Collapsed}
+		if ls.LastError != nil {
+			st.BlockLog.LastError = ls.LastError.Error()
+		}
 	}
 	reply(w, st)
 }
@@ -367,7 +376,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	out := make([]client.Event, 0, len(evs))
 	for _, e := range evs {
 		out = append(out, client.Event{Time: e.Time, Profile: e.Profile, Client: e.Client, Host: e.Host, URL: e.URL,
-			Category: e.Category, Entry: e.Entry, Source: e.Source, Action: string(e.Action), Reason: e.Reason})
+			Category: e.Category, Entry: e.Entry, Source: e.Source, Action: string(e.Action), Reason: e.Reason,
+			Count: e.Count, Last: e.Last})
 	}
 	reply(w, out)
 }

@@ -41,6 +41,39 @@
 // still on the in-memory queue when the power goes are lost; FlushInterval
 // bounds that window.
 //
+// # Repeats
+//
+// A browser that retries, or tries HTTPS and then HTTP, and a script that
+// hammers a blocked URL make many blocks of one visit. The writer collapses
+// them before SQLite: a block with the same profile, client, host,
+// category, list entry and source as one that began less than
+// [Config.CollapseWindow] before adds to that row's [Event.Count] and
+// [Event.Last] instead of writing a row. The key leaves out what one visit
+// varies: the URL (empty for a refused CONNECT, the page for HTTP; the row
+// keeps the first non-empty one), scheme, port and the proxy's wording of
+// the reason. Only blocks collapse; grants, pauses, requests and admin
+// actions are each a row. So a flood costs a row per window, and
+// [Log.CountSince] counts visits; [Log.AttemptsSince] counts attempts.
+// The open visits are held in a table of at most [Config.MaxOpenVisits];
+// past it, or past its window, the oldest is closed and its next block
+// starts a new row. A row's count is updated in the batch after more
+// attempts arrive, so Flush and the durability promise cover every
+// attempt, not only the first.
+//
+// # Disk
+//
+// The database file plus its WAL stay under [Config.MaxBytes], checked
+// after every commit, not on a timer: when the pages in use pass 90% of
+// the database's share (three quarters of MaxBytes), the oldest rows are
+// deleted down to 85%. SQLite reuses freed pages, so the file stops
+// growing; a file over its share (one written before the bound) is given
+// back with incremental vacuum, which a database from before this version
+// is rebuilt for (VACUUM) once when the writer starts. The WAL is bounded
+// by wal_autocheckpoint and journal_size_limit from its quarter. A single
+// batch of maximum-length hostile fields can overshoot a tiny limit until
+// the next commit's check; the default limit holds hundreds of batches.
+// Deleted rows are counted in [Stats.PrunedForSize].
+//
 // Retention by age ([Config.MaxAge]) and by row count ([Config.MaxRows]) is
 // applied by the writer at start and then every [Config.RetentionInterval],
 // never on the Record path.
@@ -101,6 +134,13 @@ type Event struct {
 	Source   string    // where the entry came from: bundle publisher, custom list
 	Action   Action
 	Reason   string // human-readable detail
+
+	// Count is how many attempts this row stands for, and Last the time of
+	// the last one: repeated blocks of one visit collapse into one row (see
+	// "Repeats" in the package doc). Record ignores both; rows read back
+	// have Count >= 1 and Last == Time when Count is 1.
+	Count int
+	Last  time.Time
 }
 
 // Field length caps applied by the writer. A host is at most 253 bytes when
@@ -121,7 +161,14 @@ const (
 	DefaultMaxRows           = 1_000_000
 	DefaultRetentionInterval = time.Hour
 	DefaultBusyTimeout       = 5 * time.Second
+	DefaultCollapseWindow    = time.Minute
+	DefaultMaxOpenVisits     = 1024
+	DefaultMaxBytes          = 64 << 20
 )
+
+// MinMaxBytes is the smallest MaxBytes Open accepts: below it the WAL's
+// share cannot hold one batch.
+const MinMaxBytes = 256 << 10
 
 // Config configures [Open]. Zero values take the stated defaults.
 type Config struct {
@@ -154,6 +201,17 @@ type Config struct {
 	// Clock stamps events with a zero Time and drives retention. Nil means
 	// time.Now.
 	Clock func() time.Time
+	// CollapseWindow: a block with the same key as one that began less
+	// than this before is counted on that one's row. Zero means
+	// DefaultCollapseWindow; negative writes a row per block.
+	CollapseWindow time.Duration
+	// MaxOpenVisits bounds the visits held open for collapsing; past it the
+	// oldest is closed. Zero means DefaultMaxOpenVisits.
+	MaxOpenVisits int
+	// MaxBytes bounds the database file plus its WAL. Zero means
+	// DefaultMaxBytes; negative is unbounded; otherwise at least
+	// MinMaxBytes.
+	MaxBytes int64
 
 	// synchronous overrides the SQLite synchronous level; only benchmarks
 	// set it, to measure what FULL costs against NORMAL.
@@ -168,9 +226,14 @@ type Stats struct {
 	Written   uint64 // events committed to disk
 	Dropped   uint64 // events refused by Record: queue full or Log closed
 	Failed    uint64 // events lost to a recovered panic in the writer
-	Pruned    uint64 // events deleted by retention
+	Pruned    uint64 // rows deleted by retention or the size bound
 	Queued    int    // events accepted but not yet committed
 	LastError error  // the most recent write or retention error, nil if none
+
+	Collapsed     uint64 // events counted on an earlier event's row
+	PrunedForSize uint64 // rows of Pruned deleted to stay under MaxBytes
+	DiskBytes     int64  // database plus WAL at the last size check
+	MaxBytes      int64  // Config.MaxBytes in force; negative when unbounded
 }
 
 // Log is an open block log. Create it with [Open]; stop it with [Log.Close].
@@ -188,14 +251,17 @@ type Log struct {
 	done     chan struct{}
 	cancel   context.CancelFunc // aborts the writer's in-flight statement
 
-	closed   atomic.Bool
-	inflight atomic.Int64  // Record calls between the closed check and the send
-	accepted atomic.Uint64 // events Record put on the queue
-	written  atomic.Uint64
-	dropped  atomic.Uint64
-	failed   atomic.Uint64
-	pruned   atomic.Uint64
-	pending  atomic.Int64 // events taken off the queue, not yet committed
+	closed     atomic.Bool
+	inflight   atomic.Int64  // Record calls between the closed check and the send
+	accepted   atomic.Uint64 // events Record put on the queue
+	written    atomic.Uint64
+	dropped    atomic.Uint64
+	failed     atomic.Uint64
+	pruned     atomic.Uint64
+	pending    atomic.Int64 // events taken off the queue, not yet committed
+	collapsed  atomic.Uint64
+	prunedSize atomic.Uint64
+	diskBytes  atomic.Int64
 
 	errMu   sync.Mutex
 	lastErr error
@@ -204,10 +270,16 @@ type Log struct {
 	closeErr  error
 
 	// Owned by the writer goroutine.
-	batch         []Event
+	dirty         []*visit            // rows with uncommitted events, at most BatchSize
+	open          map[visitKey]*visit // visits that later blocks may join
+	order         []*visit            // open visits, oldest first from head
+	head          int
+	ids           []int64 // reused by writeBatch
 	lastRetention time.Time
 	retained      bool
+	incremental   bool // the database has auto_vacuum = INCREMENTAL
 	insert        *sql.Stmt
+	update        *sql.Stmt
 }
 
 // Open opens or creates the database at cfg.Path, brings its schema up to
@@ -218,6 +290,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, errors.New("opening block log: empty path")
 	}
 	cfg = withDefaults(cfg)
+	if cfg.MaxBytes > 0 && cfg.MaxBytes < MinMaxBytes {
+		return nil, fmt.Errorf("opening block log: size limit %d bytes below the minimum %d", cfg.MaxBytes, MinMaxBytes)
+	}
 	if err := makePrivate(cfg.Path); err != nil {
 		return nil, err
 	}
@@ -230,6 +305,13 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		wdb.Close()
 		rdb.Close()
 		return nil, fmt.Errorf("preparing insert in %s: %w", cfg.Path, err)
+	}
+	update, err := wdb.PrepareContext(ctx, updateSQL)
+	if err != nil {
+		insert.Close()
+		wdb.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("preparing update in %s: %w", cfg.Path, err)
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	l := &Log{
@@ -244,8 +326,10 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		cancel:   cancel,
-		batch:    make([]Event, 0, cfg.BatchSize),
+		dirty:    make([]*visit, 0, cfg.BatchSize),
+		open:     make(map[visitKey]*visit),
 		insert:   insert,
+		update:   update,
 	}
 	go l.run(wctx)
 	return l, nil
@@ -278,6 +362,15 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
+	}
+	if cfg.CollapseWindow == 0 {
+		cfg.CollapseWindow = DefaultCollapseWindow
+	}
+	if cfg.MaxOpenVisits <= 0 {
+		cfg.MaxOpenVisits = DefaultMaxOpenVisits
+	}
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = DefaultMaxBytes
 	}
 	if cfg.synchronous == "" {
 		cfg.synchronous = "FULL"
@@ -322,6 +415,11 @@ func (l *Log) Stats() Stats {
 		Pruned:    l.pruned.Load(),
 		Queued:    l.queued(),
 		LastError: lastErr,
+
+		Collapsed:     l.collapsed.Load(),
+		PrunedForSize: l.prunedSize.Load(),
+		DiskBytes:     l.diskBytes.Load(),
+		MaxBytes:      l.cfg.MaxBytes,
 	}
 }
 
@@ -396,6 +494,9 @@ func (l *Log) close(ctx context.Context) error {
 	}
 	if err := l.insert.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing insert statement: %w", err))
+	}
+	if err := l.update.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing update statement: %w", err))
 	}
 	if err := l.rdb.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing block log readers %s: %w", l.path, err))

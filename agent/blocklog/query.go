@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -40,7 +41,7 @@ type DayCount struct {
 	Count    int
 }
 
-const selectColumns = `SELECT ts, profile, client, host, url, category, entry, source, action, reason FROM events`
+const selectColumns = `SELECT ts, profile, client, host, url, category, entry, source, action, reason, count, COALESCE(last_ts, ts) FROM events`
 
 func (f Filter) sql(defaultLimit, maxLimit int) (string, []any, error) {
 	if f.Limit < 0 || f.Offset < 0 {
@@ -154,14 +155,15 @@ func (l *Log) scan(ctx context.Context, q string, args []any, fn func(*Event) er
 	}
 	defer rows.Close()
 	var ev Event
-	var ts int64
+	var ts, last int64
 	var action string
 	for rows.Next() {
 		if err := rows.Scan(&ts, &ev.Profile, &ev.Client, &ev.Host, &ev.URL,
-			&ev.Category, &ev.Entry, &ev.Source, &action, &ev.Reason); err != nil {
+			&ev.Category, &ev.Entry, &ev.Source, &action, &ev.Reason, &ev.Count, &last); err != nil {
 			return fmt.Errorf("reading block log row: %w", err)
 		}
 		ev.Time = time.Unix(0, ts).UTC()
+		ev.Last = time.Unix(0, last).UTC()
 		ev.Action = Action(action)
 		if err := fn(&ev); err != nil {
 			return err
@@ -173,14 +175,25 @@ func (l *Log) scan(ctx context.Context, q string, args []any, fn func(*Event) er
 	return nil
 }
 
-// CountSince counts events at or after t with the given action; an empty
-// action counts all. For "blocked today", pass local midnight and
-// ActionBlock.
+// CountSince counts rows that began at or after t with the given action;
+// an empty action counts all. A row is a visit: repeated blocks collapse
+// into one (see [Event.Count]). For "blocked today", pass local midnight
+// and ActionBlock.
 func (l *Log) CountSince(ctx context.Context, t time.Time, action Action) (int, error) {
+	return l.countSince(ctx, "COUNT(*)", t, action)
+}
+
+// AttemptsSince is [Log.CountSince] counting every attempt instead of
+// visits: the sum of [Event.Count].
+func (l *Log) AttemptsSince(ctx context.Context, t time.Time, action Action) (int, error) {
+	return l.countSince(ctx, "COALESCE(SUM(count), 0)", t, action)
+}
+
+func (l *Log) countSince(ctx context.Context, agg string, t time.Time, action Action) (int, error) {
 	if !inNanoRange(t) {
 		return 0, fmt.Errorf("counting since %s: out of range: %w", t, ErrInvalidFilter)
 	}
-	q := "SELECT COUNT(*) FROM events WHERE ts >= ?"
+	q := "SELECT " + agg + " FROM events WHERE ts >= ?"
 	args := []any{t.UnixNano()}
 	if action != "" {
 		q += " AND action = ?"
@@ -193,7 +206,7 @@ func (l *Log) CountSince(ctx context.Context, t time.Time, action Action) (int, 
 	return n, nil
 }
 
-// CountsByDayCategory counts blocks (not grants, pauses or requests) in
+// CountsByDayCategory counts block visits (rows; not grants, pauses or requests) in
 // [from, to) per local calendar day in loc and category, ordered by day then category. Days and categories with
 // no events are left out. The day of an event is the date a wall clock in
 // loc showed at that instant, so a DST day holds 23 or 25 hours of events
@@ -286,7 +299,7 @@ func zonePeriods(from, to time.Time, loc *time.Location) (string, error) {
 
 // csvHeader names the ExportCSV columns.
 func csvHeader() []string {
-	return []string{"time", "action", "profile", "client", "host", "url", "category", "entry", "source", "reason"}
+	return []string{"time", "action", "profile", "client", "host", "url", "category", "entry", "source", "reason", "count", "last"}
 }
 
 // ExportCSV writes the events matching f, newest first, as CSV with a
@@ -307,6 +320,8 @@ func (l *Log) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 		for i, s := range []string{string(ev.Action), ev.Profile, ev.Client, ev.Host, ev.URL, ev.Category, ev.Entry, ev.Source, ev.Reason} {
 			rec[i+1] = DefuseCSVCell(s)
 		}
+		rec[10] = strconv.Itoa(ev.Count)
+		rec[11] = ev.Last.Format(time.RFC3339Nano)
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("writing csv row: %w", err)
 		}

@@ -59,6 +59,12 @@ func migrations() []string {
 		CREATE INDEX events_action_ts ON events(action, ts);
 		CREATE INDEX events_category_ts ON events(category, ts);
 		CREATE INDEX events_profile_ts ON events(profile, ts);`,
+		// 2: repeats of one visit collapse into one row. count is how many
+		// blocks it stands for; last_ts is the last one's time, NULL when
+		// count is 1 (a NULL costs a byte, a time up to nine). Existing rows
+		// become visits of one attempt without being rewritten.
+		`ALTER TABLE events ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+		ALTER TABLE events ADD COLUMN last_ts INTEGER;`,
 	}
 }
 
@@ -90,8 +96,10 @@ func openDB(ctx context.Context, cfg Config) (wdb, rdb *sql.DB, err error) {
 			"busy_timeout(" + busy + ")",
 			"journal_mode(WAL)",
 			"synchronous(" + cfg.synchronous + ")",
-			// Bounds the WAL file after a big retention delete.
-			"journal_size_limit(8388608)",
+			// Bound the WAL: checkpoint at half its share of MaxBytes,
+			// and truncate it to its share after a checkpoint.
+			"wal_autocheckpoint(" + strconv.FormatInt(walAutocheckpoint(cfg.MaxBytes, 4096), 10) + ")",
+			"journal_size_limit(" + strconv.FormatInt(journalSizeLimit(cfg.MaxBytes), 10) + ")",
 		},
 		// The writer is the only writer; taking the lock at BEGIN turns a
 		// mid-transaction SQLITE_BUSY (not retried by busy_timeout) into a
@@ -161,6 +169,18 @@ func checkHeader(path string) error {
 func prepare(ctx context.Context, db *sql.DB, path string) error {
 	if err := quickCheck(ctx, db); err != nil {
 		return fmt.Errorf("checking block log %s: %w", path, asCorrupt(err))
+	}
+	// A new database gets incremental vacuum before its first table, the
+	// only time SQLite can set it without a rebuild; an old one is
+	// rebuilt by the writer (convertAutoVacuum).
+	var pages int64
+	if err := db.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+		return fmt.Errorf("reading page count of block log %s: %w", path, asCorrupt(err))
+	}
+	if pages == 0 {
+		if _, err := db.ExecContext(ctx, "PRAGMA auto_vacuum = INCREMENTAL"); err != nil {
+			return fmt.Errorf("setting auto_vacuum in block log %s: %w", path, err)
+		}
 	}
 	if err := migrate(ctx, db); err != nil {
 		return fmt.Errorf("migrating block log %s: %w", path, asCorrupt(err))

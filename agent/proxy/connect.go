@@ -97,7 +97,8 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	// (allow-list-only mode allows sites by name) waits for the SNI: the
 	// name decides then, and without one the tunnel is refused.
 	needName := v.Action == policy.Block && hostname.IsIP(host) && !listed(v) && !wsOnly
-	if v.Action == policy.Block && !needName {
+	blockPage := v.Action == policy.Block && !needName && !wsOnly && p.canShowTLSBlock(host)
+	if v.Action == policy.Block && !needName && !blockPage {
 		p.record(&d, v, blocklog.ActionBlock, host, "", "connect: "+v.Reason.String())
 		refuse(w, http.StatusForbidden, "GreenGate: "+host+" is blocked ("+blockWhat(d.eng, v)+")")
 		return
@@ -132,6 +133,10 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	if wsOnly {
 		p.serveWebSocketTunnel(r.Context(), &d, conn, src, host)
+		return
+	}
+	if blockPage {
+		p.serveTLSBlock(&d, conn, src, host, v, "connect: "+v.Reason.String())
 		return
 	}
 	opt := sni.Options{Timeout: p.cfg.HelloTimeout}
@@ -172,7 +177,12 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		// launder a blocked SNI (domain fronting), nor the reverse.
 		sv := d.decide(name, "")
 		if sv.Action == policy.Block {
-			p.record(&d, sv, blocklog.ActionBlock, name, "", "sni (connect "+host+"): "+sv.Reason.String())
+			reason := "sni (connect " + host + "): " + sv.Reason.String()
+			if p.canShowTLSBlock(name) {
+				p.serveTLSBlock(&d, conn, br, name, sv, reason)
+				return
+			}
+			p.record(&d, sv, blocklog.ActionBlock, name, "", reason)
 			return
 		}
 		if sv.Action == policy.SafeSearch {

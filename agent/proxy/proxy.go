@@ -205,6 +205,11 @@ type Config struct {
 	Logger *slog.Logger
 	// NoSNI is the policy for tunnels without a server name.
 	NoSNI NoSNIPolicy
+	// CA, when set, shows the block page for blocked HTTPS: a blocked
+	// CONNECT or server name is answered by terminating TLS with a
+	// certificate for that name (tlsblock.go). Allowed tunnels are never
+	// terminated. Nil refuses HTTPS blocks with no page.
+	CA BlockPageCA
 	// MaxConns bounds the client connections served at once, tunnels
 	// included; further clients wait in the listen backlog. Zero means
 	// DefaultMaxConns.
@@ -240,6 +245,8 @@ type Proxy struct {
 	guard  *guard
 	pages  *pages
 	served atomic.Bool
+
+	refusedCert refusedHosts
 
 	mu           sync.Mutex
 	tunnels      map[net.Conn]struct{}

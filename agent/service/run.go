@@ -20,6 +20,7 @@ import (
 	"github.com/greengate/greengate/agent/admin"
 	"github.com/greengate/greengate/agent/admin/client"
 	"github.com/greengate/greengate/agent/blocklog"
+	"github.com/greengate/greengate/agent/localca"
 	"github.com/greengate/greengate/agent/settings"
 	"github.com/greengate/greengate/agent/update"
 	"github.com/greengate/greengate/rules/bundle"
@@ -101,7 +102,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 
 // startFields are the settings runOnce reads only at start.
 func startFields(s settings.Settings) string {
-	b, _ := json.Marshal([]any{s.Listen, s.LANClients, s.Updates, s.LogRetentionDays})
+	b, _ := json.Marshal([]any{s.Listen, s.LANClients, s.Updates, s.LogRetentionDays, s.LogMaxBytes})
 	return string(b)
 }
 
@@ -138,11 +139,12 @@ func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (resta
 	cur.Store(&st)
 
 	acfg := agent.Config{
-		Listen:    st.Listen,
-		DataDir:   cfg.DataDir,
-		LogMaxAge: time.Duration(st.LogRetentionDays) * 24 * time.Hour,
-		Logger:    log,
-		Clock:     cfg.Clock,
+		Listen:      st.Listen,
+		DataDir:     cfg.DataDir,
+		LogMaxAge:   time.Duration(st.LogRetentionDays) * 24 * time.Hour,
+		LogMaxBytes: st.LogMaxBytes,
+		Logger:      log,
+		Clock:       cfg.Clock,
 		Parental: func(in *agent.EngineInputs) {
 			s := cur.Load()
 			ps, _, err := settings.ToPolicy(*s, nil)
@@ -154,6 +156,14 @@ func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (resta
 		},
 	}
 	acfg.Language = func() string { return cur.Load().Language }
+	// HTTPS block pages are on where the machine's CA was made and trusted
+	// (`greengate ca install`, which the package runs); off otherwise.
+	if ca, err := localca.Load(localca.Config{Dir: filepath.Join(cfg.DataDir, "ca")}); err == nil {
+		acfg.CA = ca
+		log.Info("service: HTTPS block pages on; allowed HTTPS is never decrypted", "ca", ca.Subject())
+	} else if !errors.Is(err, localca.ErrNoCA) {
+		log.Warn("service: local CA unusable; HTTPS blocks are refused without a page", "err", err)
+	}
 	if cfg.Listen != "" {
 		acfg.Listen = cfg.Listen
 	}

@@ -67,6 +67,7 @@ import (
 
 	"github.com/greengate/greengate/agent/admin/client"
 	"github.com/greengate/greengate/rules/bundle"
+	"github.com/greengate/greengate/rules/defaults"
 	"github.com/greengate/greengate/rules/hostname"
 	"github.com/greengate/greengate/rules/lists"
 )
@@ -86,9 +87,14 @@ const (
 	MaxProfiles             = 64
 	DefaultListen           = "127.0.0.1:8899"
 	DefaultLogRetentionDays = 90
-	DefaultLanguage         = "en"
-	MinUpdateInterval       = 5 * time.Minute
-	MaxUpdateInterval       = 7 * 24 * time.Hour
+	// DefaultLogMaxBytes suits an old lab PC's small disk: at ~100 bytes a
+	// row, hundreds of thousands of visits.
+	DefaultLogMaxBytes = 64 << 20
+	MinLogMaxBytes     = 1 << 20
+	MaxLogMaxBytes     = 64 << 30
+	DefaultLanguage    = "en"
+	MinUpdateInterval  = 5 * time.Minute
+	MaxUpdateInterval  = 7 * 24 * time.Hour
 )
 
 // Errors.
@@ -109,14 +115,14 @@ func (p *Problem) Error() string        { return p.Path + ": " + p.Msg }
 func (p *Problem) Is(target error) bool { return target == ErrInvalid }
 
 // Default is the document a fresh install runs on: one "child" profile
-// blocking adult content and gambling with safe search on, proxy on
-// loopback.
+// blocking what the built-in rules block until a parent chooses (adult,
+// gambling, malware, phishing) with safe search on, proxy on loopback.
 func Default() Settings {
 	s := Settings{
 		Version: FormatVersion,
 		Profiles: []Profile{{
 			Name:       "child",
-			Block:      []string{"adult", "gambling"},
+			Block:      defaults.Profile().Block,
 			SafeSearch: true,
 			YouTube:    "moderate",
 		}},
@@ -137,6 +143,9 @@ func ApplyDefaults(s *Settings) {
 	}
 	if s.LogRetentionDays == 0 {
 		s.LogRetentionDays = DefaultLogRetentionDays
+	}
+	if s.LogMaxBytes == 0 {
+		s.LogMaxBytes = DefaultLogMaxBytes
 	}
 	if s.Language == "" {
 		s.Language = DefaultLanguage
@@ -340,6 +349,9 @@ func Validate(s Settings, known []string) error {
 	}
 	if s.LogRetentionDays < 1 || s.LogRetentionDays > 3650 {
 		v.add("log_retention_days", "%d: between 1 and 3650", s.LogRetentionDays)
+	}
+	if s.LogMaxBytes < MinLogMaxBytes || s.LogMaxBytes > MaxLogMaxBytes {
+		v.add("log_max_bytes", "%d: between %d (1 MiB) and %d (64 GiB)", s.LogMaxBytes, int64(MinLogMaxBytes), int64(MaxLogMaxBytes))
 	}
 	switch s.Language {
 	case "en", "zh":

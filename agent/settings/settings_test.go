@@ -100,10 +100,14 @@ func TestDefaultsFillOnlyZeroScalars(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Version != 1 || s.Listen != settings.DefaultListen || s.LogRetentionDays != 90 || s.Language != "en" || s.DefaultProfile != "kid" {
+	if s.Version != 1 || s.Listen != settings.DefaultListen || s.LogRetentionDays != 90 || s.LogMaxBytes != 64<<20 || s.Language != "en" || s.DefaultProfile != "kid" {
 		t.Fatalf("defaults not applied: %+v", s)
 	}
-	if err := settings.Validate(settings.Default(), []string{"adult", "gambling"}); err != nil {
+	ids, err := defaults.IDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := settings.Validate(settings.Default(), ids); err != nil {
 		t.Fatalf("Default() invalid: %v", err)
 	}
 }
@@ -146,6 +150,7 @@ func TestDecodeRejects(t *testing.T) {
 			"updates": {"sources": [{"url": "ftp://x", "publisher": "v", "root_keys": ["nope"]},
 				{"url": "https://user:pw@h/x", "publisher": "v", "root_keys": []}], "interval": "1m"},
 			"log_retention_days": -1,
+			"log_max_bytes": 1000,
 			"language": "fr"}`,
 			paths: []string{
 				"version",
@@ -158,7 +163,7 @@ func TestDecodeRejects(t *testing.T) {
 				"default_profile", `users["alice"]`, "lan_clients[0]", `lan_profiles["10.1.0.0/16"]`, `lan_profiles["10.2.0.0"]`, "listen", "listen", // bad port; not loopback without valid lan_clients
 				"updates.sources[0].url", "updates.sources[0].root_keys[0]",
 				"updates.sources[1].url", "updates.sources[1].publisher", "updates.sources[1].root_keys", "updates.interval",
-				"log_retention_days", "language",
+				"log_retention_days", "log_max_bytes", "language",
 			}},
 		{name: "public listen without lan", doc: `{"profiles":[{"name":"a","block":[]}],"listen":"0.0.0.0:8899"}`, paths: []string{"listen"}},
 		{name: "allow list only with nothing allowed", doc: `{"profiles":[{"name":"a","block":[],"allow_list_only":true}]}`, paths: []string{"profiles[0].allow_list_only"}},

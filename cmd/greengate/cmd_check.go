@@ -116,7 +116,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 		if input == "" || strings.HasPrefix(input, "#") {
 			return
 		}
-		req, err := parseTarget(input)
+		req, hidden, err := parseTarget(input)
 		if err != nil {
 			failed = true
 			fmt.Fprintf(e.stderr, "greengate check: %s: %v\n", input, err)
@@ -127,8 +127,17 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 		if v.Action == policy.Block {
 			blocked = true
 		}
+		reason := v.Reason.String()
+		if hidden != "" && v.Action != policy.Block {
+			// The agent sees an HTTPS URL's host, never its path: say so
+			// when a path rule would have decided otherwise.
+			req.Path = hidden
+			if pv := eng.Decide(req); pv.Action == policy.Block {
+				reason = "path rule needs inspection (off): " + pv.Entry + " (" + pv.Source + ")"
+			}
+		}
 		if tw != nil {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(v.Action.String()), input, dash(v.Category), dash(v.Entry), dash(v.Source), v.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(v.Action.String()), input, dash(v.Category), dash(v.Entry), dash(v.Source), reason)
 		} else {
 			fmt.Fprintf(out, "%s\t%s\t%s\t%s\t%s\n", v.Action, v.Category, v.Entry, v.Source, input)
 		}
@@ -168,40 +177,43 @@ func dash(s string) string {
 }
 
 // parseTarget reads a URL, "host/path" or a host as the proxy would see
-// the request: a path only for plain HTTP.
-func parseTarget(s string) (policy.Request, error) {
+// the request: a path only for plain HTTP. For HTTPS it returns the path
+// the agent cannot see as hidden.
+func parseTarget(s string) (req policy.Request, hidden string, err error) {
 	if !strings.Contains(s, "://") {
 		if strings.ContainsAny(s, "/?") {
 			s = "http://" + s
 		} else {
 			h, err := hostname.NormalizeRequest(s)
-			return policy.Request{Host: h}, err
+			return policy.Request{Host: h}, "", err
 		}
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return policy.Request{}, err
+		return policy.Request{}, "", err
 	}
 	h, err := hostname.NormalizeRequest(u.Host)
 	if err != nil {
-		return policy.Request{}, fmt.Errorf("host %q: %w", u.Host, err)
+		return policy.Request{}, "", fmt.Errorf("host %q: %w", u.Host, err)
 	}
-	req := policy.Request{Host: h}
+	req = policy.Request{Host: h}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	if u.RawQuery != "" {
+		path += "?" + u.RawQuery
+	}
 	switch u.Scheme {
 	case "http":
-		req.Path = u.EscapedPath()
-		if req.Path == "" {
-			req.Path = "/"
-		}
-		if u.RawQuery != "" {
-			req.Path += "?" + u.RawQuery
-		}
+		req.Path = path
 	case "https":
 		// Only the host is visible without decrypting.
+		hidden = path
 	default:
-		return policy.Request{}, errors.New("scheme must be http or https")
+		return policy.Request{}, "", errors.New("scheme must be http or https")
 	}
-	return req, nil
+	return req, hidden, nil
 }
 
 func cmdLists(ctx context.Context, e *env, args []string) int {

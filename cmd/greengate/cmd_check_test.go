@@ -32,8 +32,8 @@ func TestCheck(t *testing.T) {
 	}{
 		{"allowed", []string{"check", "--format", "tsv", "en.wikipedia.org"}, "", 0,
 			[]string{"allow\t\t\t\ten.wikipedia.org"}},
-		{"blocked", []string{"check", "--format", "tsv", "www.pornhub.com", "example.org"}, "", 1,
-			[]string{"block\tadult\tpornhub.com\tdefaults/adult.txt:4\twww.pornhub.com", "allow\t\t\t\texample.org"}},
+		{"blocked", []string{"check", "--format", "tsv", "pornhub.com", "example.org"}, "", 1,
+			[]string{"block\tadult\tpornhub.com\tdefaults/adult.txt:4\tpornhub.com", "allow\t\t\t\texample.org"}},
 		{"extra list", []string{"check", "--format", "tsv", "--list", "cheats=" + list, "https://www.homework-cheats.example/x"}, "", 1,
 			[]string{"block\tcheats\thomework-cheats.example\t" + list + ":2\thttps://www.homework-cheats.example/x"}},
 		{"stdin", []string{"check", "--format", "tsv", "-"}, "bet365.com\n\n# comment\nHTTP://WWW.Google.COM/search?q=a\n", 1,
@@ -91,5 +91,24 @@ func TestListsStats(t *testing.T) {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
+	}
+}
+
+// check says why an HTTPS URL a path rule names is allowed: the agent
+// sees only the host of HTTPS, and the same URL over HTTP is blocked.
+func TestCheckSaysPathNeedsInspection(t *testing.T) {
+	t.Parallel()
+	urls := filepath.Join(t.TempDir(), "urls.txt")
+	if err := os.WriteFile(urls, []byte("cheats.example/answers\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCmd(t, "", "check", "--list", "cheats="+urls, "https://cheats.example/answers/1", "http://cheats.example/answers/1", "https://cheats.example/other")
+	if code != 1 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "path rule needs inspection (off): cheats.example/answers") ||
+		!strings.HasPrefix(lines[1], "BLOCK") || strings.Contains(lines[2], "inspection") {
+		t.Fatalf("output:\n%s", out)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/greengate/greengate/agent"
+	"github.com/greengate/greengate/agent/localca"
 	"github.com/greengate/greengate/agent/proxy"
 )
 
@@ -87,6 +88,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	reach := fs.String("lan-reachable", "", "LAN mode: private networks (an intranet) clients may reach through the proxy, comma-separated CIDRs")
 	transp := fs.String("transparent", "", "also serve nft-redirected connections on this address (Linux; see greengate transparent enable), e.g. :3129")
 	verbose := fs.Bool("v", false, "log every decision-level detail (debug)")
+	blockPages := fs.Bool("https-block-pages", false, "show the block page for blocked HTTPS with this machine's local CA (made in DATA-DIR/ca on first use; trust it with greengate ca install)")
 	fs.Var(&lists, "list", "block a list: CATEGORY=FILE (repeatable; any list format)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: greengate run [flags]")
@@ -129,7 +131,19 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 			log.Warn("LAN mode with a loopback listen address: LAN clients cannot connect; use --listen 0.0.0.0:8899")
 		}
 	}
+	var ca proxy.BlockPageCA
+	if *blockPages {
+		c, err := localca.Open(localca.Config{Dir: caDir(*dataDir)})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "greengate run: %v\n", err)
+			return 2
+		}
+		log.Info("HTTPS block pages on: blocked HTTPS sites are answered with the block page; allowed HTTPS is never decrypted",
+			"ca", c.Subject(), "fingerprint", c.Fingerprint()[:16])
+		ca = c
+	}
 	a, err := agent.New(ctx, agent.Config{
+		CA:             ca,
 		Listen:         *listen,
 		DataDir:        *dataDir,
 		Lists:          lists,

@@ -19,7 +19,7 @@ func TestSettingsValidate(t *testing.T) {
 		}
 		return p
 	}
-	good := write("good.json", `{"profiles":[{"name":"child","block":["adult","violence"],"safe_search":true}]}`)
+	good := write("good.json", `{"profiles":[{"name":"child","block":["adult","social"],"safe_search":true}]}`)
 	bad := write("bad.json", `{"profiles":[{"name":"child","block":[]},{"name":"teen","block":[],"allow":["x.example","y.example","z.example","a b"]}],"language":"fr"}`)
 	typo := write("typo.json", "{\n  \"profiles\": [],\n  \"safesearch\": true\n}")
 	tests := []struct {
@@ -29,7 +29,7 @@ func TestSettingsValidate(t *testing.T) {
 		out  []string
 	}{
 		{"good, with a note on a bundle-only category", []string{good}, 0,
-			[]string{good + ": ok (1 profiles)", `note: profiles[0].block[1]: category "violence" is not in the built-in rules`}},
+			[]string{good + ": ok (1 profiles)", `note: profiles[0].block[1]: category "social" is not in the built-in rules`}},
 		{"every problem with its path", []string{bad}, 1,
 			[]string{bad + ": invalid", `profiles[1].allow[3]: bad host "a b"`, `language: unknown language "fr"`}},
 		{"unknown key", []string{typo}, 1, []string{`unknown field "safesearch"`}},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +48,14 @@ func cmdStatus(ctx context.Context, e *env, args []string) int {
 	return 0
 }
 
+// mib shows a byte count for people: "1.5 MiB"; negative is "no limit".
+func mib(n int64) string {
+	if n < 0 {
+		return "no limit"
+	}
+	return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+}
+
 func printStatus(e *env, st client.Status) {
 	w := e.stdout
 	fmt.Fprintf(w, "GreenGate: running (version %s), proxy %s\n", st.Version, st.ProxyAddr)
@@ -67,7 +76,15 @@ func printStatus(e *env, st client.Status) {
 		}
 		fmt.Fprintf(w, "allowed for now: %s (%s) until %s\n", g.Host, who, g.Until.Local().Format("Mon 15:04"))
 	}
-	fmt.Fprintf(w, "blocked today: %d\n", st.BlockedToday)
+	fmt.Fprintf(w, "blocked today: %d visits (%d attempts)\n", st.BlockedToday, st.BlockedAttemptsToday)
+	if b := st.BlockLog; b != nil {
+		line := fmt.Sprintf("block log: %s of %s on disk, %d repeats collapsed, %d pruned (%d for size), %d dropped",
+			mib(b.Bytes), mib(b.MaxBytes), b.Collapsed, b.Pruned, b.PrunedForSize, b.Dropped)
+		if b.LastError != "" {
+			line += ", last error: " + b.LastError
+		}
+		fmt.Fprintln(w, line)
+	}
 	if len(st.RuleCounts) > 0 {
 		var parts []string
 		for _, id := range slices.Sorted(maps.Keys(st.RuleCounts)) {

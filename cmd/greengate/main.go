@@ -31,6 +31,7 @@ type command struct {
 // commands is the table of subcommands. Add a line here and a file
 // cmd_<name>.go for a new one.
 var commands = map[string]command{
+	"ca":          {cmdCA, "the local CA that shows block pages for HTTPS (ca status|export|install|uninstall)"},
 	"bundle":      {cmdBundle, "verify or install a signed rule bundle (bundle verify|install FILE)"},
 	"check":       {cmdCheck, "decide URLs or hosts against the rules"},
 	"lists":       {cmdLists, "inspect list files (lists stats FILE...)"},

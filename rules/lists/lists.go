@@ -18,6 +18,14 @@
 // (Options.MaxLineLen), whatever the file's size. Gzip input is detected by
 // its magic bytes and decompressed on the fly, up to Options.MaxBytes.
 //
+// A block entry that is a public suffix (a registry such as co.uk, or a
+// hosting platform such as akamaiedge.net or sakura.ne.jp, after
+// golang.org/x/net/publicsuffix) is skipped as ReasonSuffix, and one that
+// is the whole domain of a university, school, government or army
+// (ucla.edu, ox.ac.uk, virginia.gov) as ReasonInstitution: such an entry
+// names many sites of many owners, never the one site a list meant, and
+// real lists carry them by mistake.
+//
 // Bad lines fail open for the line and closed for the list: a line that
 // cannot be an entry is skipped, counted by reason and reported as
 // "file:line: reason" (the first few are kept in Stats.Errors); a list
@@ -40,6 +48,8 @@ import (
 	"os"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/greengate/greengate/rules/hostname"
 )
@@ -109,6 +119,10 @@ type Options struct {
 	MaxLineLen int    // longer lines are skipped; 0 means DefaultMaxLineLen
 	MaxBytes   int64  // after decompression; 0 means DefaultMaxBytes
 	MaxErrors  int    // LineErrors kept in Stats; 0 means 20
+	// Allow reads a list of sites not to block: its domain entries come
+	// as AllowDomain, and a URL entry, which cannot be an exception, is
+	// skipped as unsupported.
+	Allow bool
 }
 
 // Limits that keep a hostile file from costing unbounded memory or time.
@@ -127,6 +141,8 @@ const (
 	ReasonFields      = "wrong number of fields"
 	ReasonBadAddress  = "bad address"
 	ReasonWildcard    = "wildcard"
+	ReasonSuffix      = "public suffix"
+	ReasonInstitution = "whole institution"
 	ReasonDuplicate   = "duplicate" // counted by callers that deduplicate
 )
 
@@ -389,6 +405,15 @@ func (p *parser) skip(reason, detail string) {
 }
 
 func (p *parser) emit(k Kind, v string) error {
+	if p.opt.Allow {
+		switch k {
+		case Domain:
+			k = AllowDomain
+		case URL:
+			p.skip(ReasonUnsupported, v)
+			return nil
+		}
+	}
 	p.st.Entries++
 	return p.fn(Entry{Kind: k, Value: v, Line: p.st.Lines})
 }
@@ -449,7 +474,70 @@ func (p *parser) host(k Kind, s string) error {
 		p.skip(ReasonBadHost, s+": "+err.Error())
 		return nil
 	}
+	if k == Domain && !p.opt.Allow {
+		switch wholeness(h) {
+		case suffix:
+			p.skip(ReasonSuffix, s)
+			return nil
+		case institution:
+			p.skip(ReasonInstitution, s)
+			return nil
+		}
+	}
 	return p.emit(k, h)
+}
+
+type whole uint8
+
+const (
+	site        whole = iota // an ordinary name
+	suffix                   // a registry or hosting platform
+	institution              // all of a university's, a government's or an army's site
+)
+
+// wholeness spots block entries that name more than a site. A public
+// suffix (jp, sakura.ne.jp, akamaiedge.net, blogspot.com) is thousands of
+// other people's sites. The whole domain of an institution in a registry
+// only accredited institutions may use (ucla.edu, virginia.gov, itu.int,
+// ox.ac.uk, tsinghua.edu.cn, nsw.gov.au) is a school's or a public
+// body's site, never an adult or gambling site, however many pages of it
+// once were. Real lists carry both by mistake (Bon-Appetit's adult list
+// blocks akamaiedge.net, purdue.edu and virginia.gov whole). Names below
+// such a domain (a student's pages) are still listed by their own names.
+func wholeness(h string) whole {
+	if hostname.IsIP(h) {
+		return site
+	}
+	ps, _ := publicsuffix.PublicSuffix(h)
+	if ps == h {
+		return suffix
+	}
+	if len(h) > len(ps) && strings.IndexByte(h[:len(h)-len(ps)-1], '.') < 0 && isInstitutional(ps) {
+		return institution
+	}
+	return site
+}
+
+// isInstitutional says whether a public suffix is a registry reserved to
+// institutions: edu, gov, mil and int, and a country's "ac", "edu",
+// "gov", "gob", "gouv", "govt", "mil", "sch" or "k12" zones (edu.cn,
+// gov.uk, ac.jp, gob.mx, gouv.fr, govt.nz, k12.ca.us). A bare country
+// code is not: "ac" is Ascension Island.
+func isInstitutional(ps string) bool {
+	switch ps {
+	case "edu", "gov", "mil", "int":
+		return true
+	}
+	if strings.IndexByte(ps, '.') < 0 {
+		return false
+	}
+	for l := range strings.SplitSeq(ps, ".") {
+		switch l {
+		case "ac", "edu", "gov", "gob", "gouv", "govt", "mil", "sch", "k12":
+			return true
+		}
+	}
+	return false
 }
 
 // isLocalName spots the names hosts files map to themselves; listing them

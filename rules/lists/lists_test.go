@@ -64,6 +64,27 @@ func TestParse(t *testing.T) {
 			skipped: map[string]int{lists.ReasonBadHost: 3, lists.ReasonFields: 1, lists.ReasonWildcard: 1, lists.ReasonLocal: 1},
 		},
 		{
+			// Whole registries and hosting platforms are never a site:
+			// real lists name them by mistake (Bon-Appetit lists
+			// akamaiedge.net and sakura.ne.jp). Their sites stay listed,
+			// and an exception may still name one.
+			name:    "public suffixes",
+			format:  lists.Adblock,
+			in:      "||akamaiedge.net^\n||sakura.ne.jp^\n||co.uk^\n||blogspot.com^\n||porn.blogspot.com^\n||x.sakura.ne.jp^\n@@||github.io^\n||1.2.3.4^\n",
+			want:    []want{{lists.Domain, "porn.blogspot.com", 5}, {lists.Domain, "x.sakura.ne.jp", 6}, {lists.AllowDomain, "github.io", 7}, {lists.Domain, "1.2.3.4", 8}},
+			skipped: map[string]int{lists.ReasonSuffix: 4},
+		},
+		{
+			// Accredited-only registries: a whole university's or
+			// government's site is never one adult site. A name under
+			// it, and look-alikes outside those registries, stay.
+			name:    "institutions",
+			format:  lists.Domains,
+			in:      "ucla.edu\nvirginia.gov\nitu.int\nox.ac.uk\ntsinghua.edu.cn\nnsw.gov.au\nporn.ucla.edu\ngoogle.ac\nedu.example.com\ngov-porn.com\n",
+			want:    []want{{lists.Domain, "porn.ucla.edu", 7}, {lists.Domain, "google.ac", 8}, {lists.Domain, "edu.example.com", 9}, {lists.Domain, "gov-porn.com", 10}},
+			skipped: map[string]int{lists.ReasonInstitution: 6},
+		},
+		{
 			name:   "hosts",
 			format: lists.Hosts,
 			in:     "127.0.0.1 localhost\n0.0.0.0 a.com B.com # c.com\n::1 ip6-localhost\n0.0.0.0 85.17.187.83\n0.0.0.0 mindrunway.ru \n0.0.0.0 xxxhindi.to en\nnonsense\n",

@@ -17,7 +17,10 @@
 //  5. outside the profile's allowed hours everything else is blocked;
 //  6. a blocked category blocks (bypass categories — DNS-over-HTTPS
 //     resolvers, proxies and VPNs — are blocked in every profile), unless
-//     the category's own exceptions allow the host;
+//     one of the category's own exceptions allows the host and is at
+//     least as specific as the entry that blocks it (an exception for
+//     example.com frees example.com, not nsfw.example.com listed on its
+//     own, nor a path rule under it);
 //  7. a search engine host gets safe search when the profile wants it;
 //  8. everything else is allowed.
 //
@@ -426,9 +429,17 @@ func (e *Engine) Decide(r Request) Verdict {
 		if !ok {
 			continue
 		}
-		if a, ok := c.Allow.LookupQuery(&q); ok {
-			v.Reason, v.Category, v.Entry, v.Source = ReasonCategoryAllow, c.ID, a.Entry, source(a)
-			return v
+		if a, ok := c.Allow.LookupQuery(&q); ok && overrules(a, m) {
+			// A host's exception still leaves its path rules standing.
+			um, ok := match.Match{}, false
+			if r.Path != "" && c.URLs.Len() > 0 {
+				um, ok = c.URLs.Lookup(r.Host, r.Path)
+			}
+			if !ok {
+				v.Reason, v.Category, v.Entry, v.Source = ReasonCategoryAllow, c.ID, a.Entry, source(a)
+				return v
+			}
+			m = um
 		}
 		v.Action, v.Reason, v.Category, v.Entry, v.Source = Block, ReasonCategory, c.ID, m.Entry, source(m)
 		return v
@@ -444,6 +455,17 @@ func (e *Engine) Decide(r Request) Verdict {
 		}
 	}
 	return v
+}
+
+// overrules says whether a category's exception beats its block entry:
+// the more specific entry wins, and an exception wins a tie. Both match
+// the same host, so the longer name is the narrower one; a URL entry
+// names a path and is narrower than any host. So an exception for a
+// site a list names by mistake (xiaomi.com) frees that site, and never
+// a subdomain the lists block on purpose (nsfw.reddit.com under an
+// exception for reddit.com).
+func overrules(exception, block match.Match) bool {
+	return !strings.Contains(block.Entry, "/") && len(exception.Entry) >= len(block.Entry)
 }
 
 func lookup(d *match.DomainSet, u *match.URLSet, q *match.Query, r Request) (match.Match, bool) {

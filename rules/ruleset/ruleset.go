@@ -3,15 +3,20 @@
 // lists inside verified bundles. Several sources may add to one category;
 // they layer, none replaces another.
 //
-// A Builder is used by one goroutine and thrown away after Build; it does
-// no network I/O and never decides anything.
+// A Builder is used by one goroutine and thrown away after Build, except
+// that AddList and AddExceptions may run at once for different
+// categories that are already declared: big lists load on every core.
+// It does no network I/O and never decides anything.
 package ruleset
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/greengate/greengate/rules/hostname"
 	"github.com/greengate/greengate/rules/lists"
@@ -29,6 +34,7 @@ type Meta struct {
 
 // Builder collects categories and the safe-search map.
 type Builder struct {
+	mu    sync.Mutex // guards byID, cats and files while lists load at once
 	cats  []*category
 	byID  map[string]*category
 	safe  []policy.SearchEngine
@@ -36,6 +42,7 @@ type Builder struct {
 }
 
 type category struct {
+	order int // declaration order
 	meta  Meta
 	dom   match.DomainBuilder
 	allow match.DomainBuilder
@@ -48,6 +55,7 @@ type FileStats struct {
 	Source   string
 	Stats    lists.Stats
 	Added    int // entries new to the category (not duplicates)
+	order    int
 }
 
 // Category declares a category or updates its description. Adding
@@ -71,16 +79,28 @@ func (b *Builder) Category(m Meta) {
 }
 
 func (b *Builder) get(id string) *category {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.byID == nil {
 		b.byID = map[string]*category{}
 	}
 	c, ok := b.byID[id]
 	if !ok {
-		c = &category{meta: Meta{ID: id, Name: policy.Text{EN: id, ZH: id}}}
+		c = &category{meta: Meta{ID: id, Name: policy.Text{EN: id, ZH: id}}, order: len(b.cats)}
 		b.byID[id] = c
 		b.cats = append(b.cats, c)
 	}
 	return c
+}
+
+// AddExceptions parses a list of names the category must not block and
+// adds them as its exceptions, whatever the list's syntax says: a
+// well-known site that a public list names by mistake is written down
+// once, as a plain name, and frees that site in every category that
+// reads it (the more specific entry still wins; see package policy).
+func (b *Builder) AddExceptions(categoryID, source string, r io.Reader, opt lists.Options) (lists.Stats, error) {
+	opt.Allow = true
+	return b.AddList(categoryID, source, r, opt)
 }
 
 // AddList parses a list and adds its entries to a category. Domain
@@ -116,7 +136,9 @@ func (b *Builder) AddList(categoryID, source string, r io.Reader, opt lists.Opti
 	if dups := st.Entries - added; dups > 0 {
 		st.Skipped[lists.ReasonDuplicate] += dups
 	}
-	b.files = append(b.files, FileStats{Category: categoryID, Source: source, Stats: st, Added: added})
+	b.mu.Lock()
+	b.files = append(b.files, FileStats{Category: categoryID, Source: source, Stats: st, Added: added, order: c.order})
+	b.mu.Unlock()
 	return st, nil
 }
 
@@ -173,15 +195,22 @@ func (b *Builder) AddSafeSearch(engines ...policy.SearchEngine) {
 	}
 }
 
-// Files reports what each list contributed so far.
-func (b *Builder) Files() []FileStats { return b.files }
+// Files reports what each list contributed so far: by category in the
+// order declared, and in the order added within a category.
+func (b *Builder) Files() []FileStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	slices.SortStableFunc(b.files, func(x, y FileStats) int { return x.order - y.order })
+	return b.files
+}
 
-// Build compiles the categories, in the order first declared. The builder
-// must not be used afterwards.
+// Build compiles the categories, in the order first declared, one per
+// core at a time. The builder must not be used afterwards.
 func (b *Builder) Build() ([]policy.Category, []policy.SearchEngine) {
-	out := make([]policy.Category, 0, len(b.cats))
-	for _, c := range b.cats {
-		out = append(out, policy.Category{
+	out := make([]policy.Category, len(b.cats))
+	Each(len(b.cats), func(i int) error {
+		c := b.cats[i]
+		out[i] = policy.Category{
 			ID:          c.meta.ID,
 			Name:        c.meta.Name,
 			Description: c.meta.Description,
@@ -189,7 +218,27 @@ func (b *Builder) Build() ([]policy.Category, []policy.SearchEngine) {
 			Domains:     c.dom.Build(),
 			Allow:       c.allow.Build(),
 			URLs:        c.url.Build(),
-		})
-	}
+		}
+		return nil
+	})
 	return out, b.safe
+}
+
+// Each runs fn(0) to fn(n-1), as many at once as there are cores, and
+// returns their errors joined. Loading lists is all CPU: more goroutines
+// than cores would only add switching.
+func Each(n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -18,12 +18,33 @@ type Status struct {
 	Grants      []Grant        `json:"grants,omitempty"`      // active temporary grants, pauses excluded
 	Bundles     []BundleStatus `json:"bundles,omitempty"`
 	// RuleCounts is the number of entries in force per category id.
-	RuleCounts   map[string]int `json:"rule_counts,omitempty"`
-	BlockedToday int            `json:"blocked_today"`
+	RuleCounts map[string]int `json:"rule_counts,omitempty"`
+	// BlockedToday counts visits: repeated blocks of one site by one
+	// client within a minute are one (see Event.Count).
+	BlockedToday int `json:"blocked_today"`
+	// BlockedAttemptsToday counts every blocked request, retries included.
+	BlockedAttemptsToday int `json:"blocked_attempts_today"`
+	// BlockLog is the block log's health since the agent started; nil
+	// when the agent has no block log.
+	BlockLog *BlockLogStatus `json:"block_log,omitempty"`
 	// SettingsError is why the last edit of the settings file was refused;
 	// the agent keeps running on the previous settings. "" when the file in
 	// force is the file on disk.
 	SettingsError string `json:"settings_error,omitempty"`
+}
+
+// BlockLogStatus says what the block log holds on disk and what it lost or
+// deleted since the agent started.
+type BlockLogStatus struct {
+	Bytes    int64 `json:"bytes"`     // database plus WAL at the last check
+	MaxBytes int64 `json:"max_bytes"` // the bound; the oldest entries go first
+	// Dropped events were not logged because the writer was behind (the
+	// block itself still happened).
+	Dropped       uint64 `json:"dropped"`
+	Pruned        uint64 `json:"pruned"`          // entries deleted by age, row count or size
+	PrunedForSize uint64 `json:"pruned_for_size"` // of Pruned, to stay under MaxBytes
+	Collapsed     uint64 `json:"collapsed"`       // repeats counted on an earlier entry
+	LastError     string `json:"last_error,omitempty"`
 }
 
 // BundleStatus is the state of one publisher's rule bundle.
@@ -66,6 +87,9 @@ type Settings struct {
 	Updates     Updates           `json:"updates"`
 	// LogRetentionDays is how long block events are kept.
 	LogRetentionDays int `json:"log_retention_days,omitempty"`
+	// LogMaxBytes bounds the block log on disk (database plus WAL); past
+	// it the oldest entries go first.
+	LogMaxBytes int64 `json:"log_max_bytes,omitempty"`
 	// Language of the block page and tray: "en" or "zh".
 	Language string `json:"language,omitempty"`
 }
@@ -152,6 +176,10 @@ type Event struct {
 	Source   string    `json:"source,omitempty"`
 	Action   string    `json:"action"` // block, grant, pause, request, admin
 	Reason   string    `json:"reason,omitempty"`
+	// Count is how many blocked requests this entry stands for (a visit's
+	// retries and HTTPS-then-HTTP attempts); Last is the last one's time.
+	Count int       `json:"count,omitempty"`
+	Last  time.Time `json:"last,omitzero"`
 }
 
 // Notice is an HTTPS site the agent just blocked for the caller's user:
