@@ -197,6 +197,11 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
+	// MkdirAll keeps an existing directory's mode, and packages shipped it
+	// 0755: the block log says where the family browsed.
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("making data directory %s private: %w", cfg.DataDir, err)
+	}
 	path := filepath.Join(cfg.DataDir, "blocklog.db")
 	bl, moved, err := blocklog.OpenOrMoveAside(ctx, blocklog.Config{Path: path, Logger: cfg.Logger, Clock: cfg.Clock, MaxAge: cfg.LogMaxAge, MaxBytes: cfg.LogMaxBytes})
 	if err != nil {

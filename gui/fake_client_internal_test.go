@@ -27,6 +27,7 @@ type fakeClient struct {
 	mu        sync.Mutex
 	calls     []string
 	password  string // "" until set
+	notAdmin  bool   // the tray runs as a plain user: the first SetPassword is refused
 	wrong     int    // wrong passwords in a row
 	limitAt   int    // wrong passwords before rate limiting; 0 never
 	retry     time.Duration
@@ -133,6 +134,9 @@ func (f *fakeClient) SetPassword(_ context.Context, old, pw string) error {
 	f.call("SetPassword")
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.password == "" && f.notAdmin {
+		return &client.Error{Code: client.CodeAdminRequired, Message: "the first parent password can only be set by an administrator"}
+	}
 	if old != f.password {
 		return &client.Error{Code: client.CodeWrongPassword}
 	}

@@ -125,6 +125,9 @@ func (s *statusScreen) show(st client.Status, err error) {
 		s.bundles.Add(widget.NewLabel(strconv.FormatUint(b.Version, 10)))
 		s.bundles.Add(widget.NewLabel(when(b.LastSuccess)))
 		s.bundles.Add(widget.NewLabel(when(b.LastCheck)))
+		if b.Expired {
+			s.bundleErrs.Add(errorLabel(tr.T("status.bundleexpired", map[string]any{"Publisher": b.Publisher, "Since": when(b.Expires)})))
+		}
 		if b.LastError != "" {
 			s.bundleErrs.Add(errorLabel(tr.T("status.bundleerror", map[string]any{"Publisher": b.Publisher, "Err": b.LastError})))
 		}

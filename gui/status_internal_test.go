@@ -22,18 +22,23 @@ func TestStatusShowsBundlesAndCounts(t *testing.T) {
 	f.status.Bundles = []client.BundleStatus{
 		{Publisher: "greengate.example", Version: 2026112701, LastSuccess: testNow.Add(-time.Hour), LastCheck: testNow.Add(-time.Hour)},
 		{Publisher: "school-it", Version: 7, LastCheck: testNow.Add(-5 * time.Minute), LastError: "signature by unknown key"},
+		{Publisher: "lab", Version: 3, Expires: testNow.Add(-24 * time.Hour), Expired: true},
 	}
 	u := newTestUI(t, f, LangEnglish, nil)
 	s := u.ShowStatus()
 	all := windowTexts(u.windows[winStatus])
 	assertTranslated(t, all)
 	for _, want := range []string{"Filtering is on", "Blocked today: 42", "greengate.example", "2026112701", "2026-11-27 09:00",
-		"school-it", "172 rules in 2 bundles", "Adult content", "120"} {
+		"school-it", "172 rules in 3 bundles", "Adult content", "120"} {
 		if !hasText(all, want) {
 			t.Errorf("status lacks %q; has %q", want, all)
 		}
 	}
-	if got := s.bundleErrs.Objects; len(got) != 1 || got[0].(*widget.Label).Text != "Last update from school-it failed: signature by unknown key. Filtering goes on with the rules already installed." {
+	if got := s.bundleErrs.Objects; len(got) != 2 || got[0].(*widget.Label).Text != "Last update from school-it failed: signature by unknown key. Filtering goes on with the rules already installed." ||
+		got[1].(*widget.Label).Text != "The rules from lab expired on 2026-11-26 10:00. Filtering goes on with them until a newer bundle arrives." {
+		for _, o := range got {
+			t.Logf("bundle error label: %q", o.(*widget.Label).Text)
+		}
 		t.Errorf("bundle errors = %v", got)
 	}
 	if hasText(all, "Resume filtering") {

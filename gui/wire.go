@@ -47,6 +47,8 @@ func agentError(tr *Translator, err error) string {
 		return tr.T("error.notrunning")
 	case errors.Is(err, client.ErrLoginRequired):
 		return tr.T("error.login")
+	case errors.Is(err, client.ErrAdminRequired):
+		return tr.T("error.adminrequired")
 	}
 	return tr.T("error.agent", map[string]any{"Err": err.Error()})
 }

@@ -99,6 +99,25 @@ func TestWizard(t *testing.T) {
 	}
 }
 
+// TestWizardAsAPlainUser: the agent refuses the first password from a
+// tray that is not run as administrator; the wizard says who can set it
+// and saves nothing.
+func TestWizardAsAPlainUser(t *testing.T) {
+	f := newFake(t, "SetPassword")
+	f.notAdmin = true
+	u := newTestUI(t, f, LangEnglish, nil)
+	s := u.ShowWizard()
+	test.Type(s.password, "secret1")
+	test.Type(s.confirm, "secret1")
+	test.Tap(s.finish)
+	if want := "Only an administrator can set the first parent password."; !strings.HasPrefix(s.message.Text, want) {
+		t.Errorf("message = %q, want it to start %q", s.message.Text, want)
+	}
+	if f.password != "" || len(f.saved) != 0 || s.finish.Disabled() {
+		t.Errorf("password %q, saves %d, finish disabled %v", f.password, len(f.saved), s.finish.Disabled())
+	}
+}
+
 // TestWizardWithoutTray: with no tray, the finished wizard's window is
 // closed, not hidden, so closing the settings window afterwards ends the app.
 func TestWizardWithoutTray(t *testing.T) {

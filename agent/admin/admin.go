@@ -29,6 +29,16 @@
 // is asked for its user SID (GetNamedPipeClientProcessId, the process
 // token), which plays the uid's part.
 //
+// # First password
+//
+// Until a parent password exists nothing can be changed, and only an
+// administrator may set the first one (Caller.Admin: uid 0, or an elevated
+// token or LocalSystem on Windows). The socket is open to every local user,
+// so otherwise the first child to open the tray would set the password and
+// pause the filter. Administrators set it with `sudo greengate settings
+// password`, in the package's install step or from a tray run as
+// administrator; everyone else gets client.ErrAdminRequired with those words.
+//
 // # Recording
 //
 // Every change, and every wrong password, is recorded in the block log

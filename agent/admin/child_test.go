@@ -25,8 +25,11 @@ import (
 // user it tries everything a child at the keyboard could, and prints what
 // happened.
 func TestMain(m *testing.M) {
-	if os.Getenv("GG_ADMIN_CHILD") == "1" {
+	switch os.Getenv("GG_ADMIN_CHILD") {
+	case "1":
 		os.Exit(childMain())
+	case "first":
+		os.Exit(childFirstMain())
 	}
 	os.Exit(m.Run())
 }
@@ -98,18 +101,107 @@ func childMain() int {
 	return 0
 }
 
-func TestChildAtTheKeyboard(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run a child process as uid 65534")
-	}
-	// The child must reach the files through the path: a world-traversable
-	// dir, unlike t.TempDir.
+// childDir is a world-traversable temp dir, unlike t.TempDir, so the child
+// can reach the socket through the path.
+func childDir(t *testing.T) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "gg-admin-child-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755)
+	return dir
+}
+
+// runChild runs this test binary as uid 65534 in the given mode and
+// decodes what it printed.
+func runChild(t *testing.T, dir, mode string, env ...string) map[string]string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "child.test")
+	copyFile(t, exe, bin)
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = append([]string{"GG_ADMIN_CHILD=" + mode, "GG_DIR=" + dir, "HOME=/nonexistent"}, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, stderr.String())
+	}
+	var got map[string]string
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("child said %q: %v", b, err)
+	}
+	t.Logf("what the child saw: %s", b)
+	return got
+}
+
+// childFirstMain is a child's account on a machine where nobody has set
+// the parent password yet: it tries to set it, then to use it.
+func childFirstMain() int {
+	ctx := context.Background()
+	c := client.New(client.Config{Socket: os.Getenv("GG_SOCK")})
+	out := map[string]string{}
+	err := c.SetPassword(ctx, "", "child-owns-it")
+	out["set the first password"] = classify(err)
+	if err != nil {
+		out["message"] = err.Error()
+	}
+	_, err = c.Pause(ctx, "child-owns-it", time.Hour)
+	out["pause with it"] = classify(err)
+	json.NewEncoder(os.Stdout).Encode(out)
+	return 0
+}
+
+// TestChildCannotSetTheFirstPassword: before a parent password exists,
+// a child's account (uid 65534, over the real socket) is refused with
+// words that say who can set it; the administrator then can.
+func TestChildCannotSetTheFirstPassword(t *testing.T) {
+	needRoot(t)
+	dir := childDir(t)
+	r := newRig(t, dir, false)
+	ctx := context.Background()
+
+	got := runChild(t, dir, "first", "GG_SOCK="+r.sock)
+	if got["set the first password"] != client.CodeAdminRequired {
+		t.Errorf("child setting the first password: %q, want %q", got["set the first password"], client.CodeAdminRequired)
+	}
+	if !strings.Contains(got["message"], "only be set by an administrator") || !strings.Contains(got["message"], "sudo greengate settings password") {
+		t.Errorf("refusal does not say who can set it: %q", got["message"])
+	}
+	if got["pause with it"] != client.CodeNoPassword {
+		t.Errorf("child pausing: %q, want %q", got["pause with it"], client.CodeNoPassword)
+	}
+	st, err := r.c.Status(ctx)
+	if err != nil || st.PasswordSet || st.Paused {
+		t.Fatalf("after the child: %+v, %v", st, err)
+	}
+	// The administrator (this test, as root) sets it over the same socket.
+	if err := r.c.SetPassword(ctx, "", parentPW); err != nil {
+		t.Fatalf("root setting the first password: %v", err)
+	}
+	if err := r.store.CheckPassword(parentPW); err != nil {
+		t.Fatal(err)
+	}
+	var refused int
+	for _, e := range r.events(t, blocklog.ActionAdmin) {
+		if strings.HasPrefix(e.Reason, "first parent password refused") && strings.HasPrefix(e.Client, "uid 65534") {
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Fatalf("%d refusals from uid 65534 recorded, want 1", refused)
+	}
+}
+
+func TestChildAtTheKeyboard(t *testing.T) {
+	needRoot(t)
+	dir := childDir(t)
 	r := newRig(t, dir, true)
 	ctx := context.Background()
 	if err := r.store.Save(settings.Default(), nil); err != nil {
@@ -124,25 +216,7 @@ func TestChildAtTheKeyboard(t *testing.T) {
 	// Steal the token the way a child could: from the parent's client.
 	tok := loginToken(t, r.sock)
 
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "child.test")
-	copyFile(t, exe, bin)
-	cmd := exec.Command(bin, "-test.run=^$")
-	cmd.Env = []string{"GG_ADMIN_CHILD=1", "GG_DIR=" + dir, "GG_SOCK=" + r.sock, "GG_TOKEN=" + tok, "HOME=/nonexistent"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	b, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, stderr.String())
-	}
-	var got map[string]string
-	if err := json.Unmarshal(b, &got); err != nil {
-		t.Fatalf("child said %q: %v", b, err)
-	}
+	got := runChild(t, dir, "1", "GG_SOCK="+r.sock, "GG_TOKEN="+tok)
 	want := map[string]string{
 		"status":                          "ok",
 		"status.password_set":             "true",
@@ -174,7 +248,6 @@ func TestChildAtTheKeyboard(t *testing.T) {
 			t.Errorf("unchecked child outcome %q: %q", k, got[k])
 		}
 	}
-	t.Logf("what the child saw: %s", b)
 
 	// Nothing changed: filtering is not paused, the grant is the parent's
 	// only, the settings and password are the parent's.

@@ -254,6 +254,14 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	first := !s.cfg.Store.PasswordSet()
+	if first && !callerOf(r.Context()).Admin {
+		// Fail-closed: whoever sets the first password owns the filter,
+		// and the socket is open to every local user (the child's tray).
+		// The kernel's word on the caller decides, not anything sent.
+		s.record(r, blocklog.Event{Action: blocklog.ActionAdmin, Reason: "first parent password refused: caller is not an administrator"})
+		fail(w, http.StatusForbidden, client.Error{Code: client.CodeAdminRequired, Message: firstPasswordHint()})
+		return
+	}
 	if !first && !s.verify(w, r, pc.Old) {
 		return
 	}

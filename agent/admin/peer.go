@@ -14,6 +14,10 @@ type Caller struct {
 	PID  int    // 0 when unknown
 	SID  string // Windows: the caller's user SID, "" when unknown
 	Name string // Windows: DOMAIN\user, "" when unknown
+	// Admin: the kernel says the caller is an administrator: uid 0 on
+	// Linux and macOS, an elevated token (or LocalSystem) on Windows.
+	// Only an administrator may set the first parent password.
+	Admin bool
 }
 
 // Key identifies the caller for rate limiting and sessions. Callers the OS

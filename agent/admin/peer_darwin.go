@@ -8,5 +8,5 @@ func credOf(fd int) (Caller, bool) {
 	if err != nil {
 		return Caller{}, false
 	}
-	return Caller{UID: int(cred.Uid)}, true
+	return Caller{UID: int(cred.Uid), Admin: cred.Uid == 0}, true
 }

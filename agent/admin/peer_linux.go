@@ -8,5 +8,5 @@ func credOf(fd int) (Caller, bool) {
 	if err != nil {
 		return Caller{}, false
 	}
-	return Caller{UID: int(cred.Uid), PID: int(cred.Pid)}, true
+	return Caller{UID: int(cred.Uid), PID: int(cred.Pid), Admin: cred.Uid == 0}, true
 }

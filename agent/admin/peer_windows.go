@@ -7,7 +7,7 @@ import (
 )
 
 // peerOf asks Windows which process is on the other end of the pipe and
-// reads its user SID from the process token. Any failure leaves the caller
+// reads its user SID and elevation from the process token. Any failure leaves the caller
 // unidentified (one shared rate-limit key).
 func peerOf(c net.Conn) Caller {
 	out := Caller{UID: -1}
@@ -35,6 +35,10 @@ func peerOf(c net.Conn) Caller {
 		return out
 	}
 	out.SID = u.User.Sid.String()
+	// An elevated token is "run as administrator"; LocalSystem is the
+	// installer and the service itself. A filtered (UAC) admin token of
+	// the same user is not elevated and counts as a plain user.
+	out.Admin = tok.IsElevated() || u.User.Sid.IsWellKnown(windows.WinLocalSystemSid)
 	if acct, dom, _, err := u.User.Sid.LookupAccount(""); err == nil {
 		out.Name = dom + `\` + acct
 	}

@@ -293,6 +293,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if cfg.MaxBytes > 0 && cfg.MaxBytes < MinMaxBytes {
 		return nil, fmt.Errorf("opening block log: size limit %d bytes below the minimum %d", cfg.MaxBytes, MinMaxBytes)
 	}
+	if err := makePrivate(cfg.Path); err != nil {
+		return nil, err
+	}
 	wdb, rdb, err := openDB(ctx, cfg)
 	if err != nil {
 		return nil, err

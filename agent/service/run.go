@@ -308,7 +308,8 @@ func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (resta
 			}
 			if u := a.Updater(); u != nil {
 				for _, us := range u.Status() {
-					bs := client.BundleStatus{Publisher: us.Publisher, Version: us.Version, LastCheck: us.LastCheck, LastSuccess: us.LastSuccess}
+					bs := client.BundleStatus{Publisher: us.Publisher, Version: us.Version, LastCheck: us.LastCheck, LastSuccess: us.LastSuccess,
+						Expires: us.Expires, Expired: us.Expired}
 					if us.LastError != nil {
 						bs.LastError = us.LastError.Error()
 					}

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,8 +92,8 @@ func (a *runningAgent) wait(t *testing.T) net.Addr {
 	case err := <-a.done:
 		a.done <- err // for the cleanup
 		t.Fatalf("RunAgent ended early: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("proxy not ready in 10s")
+	case <-time.After(time.Minute): // the default lists take seconds to build under -race
+		t.Fatal("proxy not ready in a minute")
 	}
 	return nil
 }
@@ -136,7 +137,17 @@ func TestRunAgentWiresSettingsGrantsAndAdmin(t *testing.T) {
 	if err != nil || !st.Running || st.ProxyAddr != proxyAddr.String() || st.Version != "test" || st.RuleCounts["adult"] == 0 {
 		t.Fatalf("Status = %+v, %v", st, err)
 	}
-	if err := c.SetPassword(ctx, "", "parent-pass"); err != nil {
+	// Over the API only an administrator sets the first password; as
+	// anyone else, the installer's way: the store, with the agent running.
+	if os.Geteuid() == 0 {
+		err = c.SetPassword(ctx, "", "parent-pass")
+	} else {
+		var st *settings.Store
+		if st, err = settings.Open(settings.Config{Dir: etc, StateDir: etc}); err == nil {
+			err = st.SetPassword("", "parent-pass")
+		}
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	// A grant through the admin API reaches the engine at once.
@@ -327,5 +338,48 @@ func TestRunAgentTellsTheTrayOfHTTPSBlocks(t *testing.T) {
 	}
 	if ns, err := c.Notices(ctx, ns[0].Time); err != nil || len(ns) != 0 {
 		t.Fatalf("notices after the last one = %+v, %v", ns, err)
+	}
+}
+
+// TestSettingsSymlinkLeaksNothing: a settings.json that is a symlink (a
+// root-planted link to /etc/shadow, say) is refused without being read:
+// before, its decode error ("invalid character 'S' ...") put its first
+// byte in the status that any local user may ask for.
+func TestSettingsSymlinkLeaksNothing(t *testing.T) {
+	t.Parallel()
+	doc := `{"profiles":[{"name":"child","block":["adult"]}]}`
+	a := startAgent(t, doc, "127.0.0.1:0", "")
+	a.wait(t)
+	secret := filepath.Join(t.TempDir(), "shadow")
+	if err := os.WriteFile(secret, []byte("Shadow:$6$secret-hash:19000::::::\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Planted the way an editor saves: a new name renamed over the file.
+	tmp := filepath.Join(a.etc, "settings.json.link")
+	if err := os.Symlink(secret, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(a.etc, settings.SettingsFile)); err != nil {
+		t.Fatal(err)
+	}
+	c := client.New(client.Config{Socket: a.sock})
+	defer c.Close()
+	var st client.Status
+	deadline := time.Now().Add(30 * time.Second)
+	for st.SettingsError == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the symlinked settings file was not refused within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+		var err error
+		if st, err = c.Status(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Contains(st.SettingsError, "'S'") || strings.Contains(st.SettingsError, "Shadow") || strings.Contains(st.SettingsError, "secret") {
+		t.Fatalf("status shows the linked file's content: %q", st.SettingsError)
+	}
+	if !strings.Contains(st.SettingsError, "not a regular file") {
+		t.Fatalf("status does not say why: %q", st.SettingsError)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -43,7 +42,7 @@ func OpenOverrides(path string, clock func() time.Time) (*Overrides, error) {
 		clock = time.Now
 	}
 	o := &Overrides{path: path, clock: clock}
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return o, nil
 	}

@@ -1,7 +1,6 @@
 package settings
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/greengate/greengate/internal/privfile"
 )
 
 // File names inside Config.Dir and Config.StateDir.
@@ -41,8 +42,11 @@ type Store struct {
 	mu  sync.Mutex // serialises password changes
 }
 
-// Open makes the directories (0755, so the socket directory pattern and
-// package layouts work; the files themselves are 0600) and returns a Store.
+// Open makes the directories 0700, and makes an existing one 0700 (older
+// packages shipped them 0755), then returns a Store. Every file in them
+// is written 0600: the settings say which sites a child may not reach and
+// the overrides when filtering is paused, which no other local user needs
+// to know; the admin API is how the tray reads status.
 func Open(cfg Config) (*Store, error) {
 	if cfg.Dir == "" {
 		cfg.Dir = DefaultDir
@@ -57,8 +61,12 @@ func Open(cfg Config) (*Store, error) {
 		cfg.Clock = time.Now
 	}
 	for _, d := range []string{cfg.Dir, cfg.StateDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("making settings directory: %w", err)
+		}
+		// MkdirAll keeps an existing directory's mode.
+		if err := os.Chmod(d, 0o700); err != nil {
+			return nil, fmt.Errorf("making settings directory %s private: %w", d, err)
 		}
 	}
 	return &Store{cfg: cfg}, nil
@@ -74,7 +82,7 @@ func (s *Store) Path() string { return filepath.Join(s.cfg.Dir, SettingsFile) }
 // matching fs.ErrNotExist, so a fresh install filters with the defaults
 // (fail-safe) and the caller can say so.
 func (s *Store) Load() (Settings, error) {
-	b, err := os.ReadFile(s.Path())
+	b, err := readFile(s.Path())
 	if errors.Is(err, fs.ErrNotExist) {
 		return Default(), fmt.Errorf("reading settings: %w", err)
 	}
@@ -109,7 +117,7 @@ func (s *Store) PasswordSet() bool {
 }
 
 func (s *Store) readHash() (string, error) {
-	b, err := os.ReadFile(filepath.Join(s.cfg.Dir, PasswordFile))
+	b, err := privfile.Read(filepath.Join(s.cfg.Dir, PasswordFile), maxHashFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", ErrNoPassword
 	}
@@ -188,14 +196,18 @@ func WriteFileAtomic(path string, b []byte, perm fs.FileMode) (err error) {
 	return syncDir(dir)
 }
 
-// readFile reads path with the size cap.
+// maxHashFile caps the password hash file: an argon2id PHC string is
+// about 100 bytes.
+const maxHashFile = 4 << 10
+
+// readFile reads a settings or overrides file: a regular file, not a
+// symlink, at most MaxFileSize bytes, read no further than that (see
+// internal/privfile for why). Too large is ErrDecode, as a decode error
+// of the file would be.
 func readFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+	b, err := privfile.Read(path, MaxFileSize)
+	if errors.Is(err, privfile.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", ErrDecode, err)
 	}
-	if len(b) > MaxFileSize {
-		return nil, fmt.Errorf("%w: %s larger than %d bytes", ErrDecode, path, MaxFileSize)
-	}
-	return bytes.Clone(b), nil
+	return b, err
 }

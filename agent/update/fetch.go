@@ -47,6 +47,22 @@ func Verify(data []byte, roots *bundle.Roots, publisher string, installed uint64
 	return b, nil
 }
 
+// verifyInstalled is Verify for a bundle this agent installed and kept on
+// its own disk: the signature chain to a pinned root and the publisher are
+// checked as for a download, but a bundle (or signing key) that expired
+// since is accepted: the caller keeps enforcing it and reports it expired.
+// The version is checked against the floor by the caller.
+func verifyInstalled(data []byte, roots *bundle.Roots, publisher string, now time.Time) (*bundle.Bundle, error) {
+	b, err := bundle.OpenLapsed(bytes.NewReader(data), roots, now)
+	if err != nil {
+		return nil, err
+	}
+	if b.Publisher != publisher {
+		return nil, fmt.Errorf("%w: want %q, got %q", ErrWrongPublisher, publisher, b.Publisher)
+	}
+	return b, nil
+}
+
 type fetched struct {
 	data         []byte
 	notModified  bool
@@ -155,7 +171,7 @@ func (u *Updater) install(s *sourceState, data []byte, now time.Time) (b *bundle
 	if err != nil {
 		return nil, false, err
 	}
-	if err := u.store(s, data); err != nil {
+	if err := u.store(s, data, b.Version); err != nil {
 		return nil, false, fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	u.mu.Lock()

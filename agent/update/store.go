@@ -1,40 +1,45 @@
 package update
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 
+	"github.com/greengate/greengate/internal/privfile"
 	"github.com/greengate/greengate/rules/bundle"
 )
 
-// tmpPattern names temporary files in Dir; Load removes leftovers. The
+// tmpPatterns name temporary files in Dir; Load removes leftovers. The
 // leading dot keeps them out of a plain "ls" and never ends in ".bundle".
-const tmpPattern = ".*.bundle.tmp-*"
+var tmpPatterns = [...]string{".*.bundle.tmp-*", ".*" + floorSuffix + ".tmp-*"}
 
 // Load reads and verifies the bundles on disk, as at agent start, and
-// returns the valid ones in source order (possibly none: then the agent
+// returns the ones in force in source order (possibly none: then the agent
 // uses its embedded defaults). For each source it tries
 // <publisher>.bundle, then <publisher>.bundle.prev; a file that fails
 // verification is logged and its error kept as the source's LastError.
-// Leftover temporary files, from a crash between write and rename, are
-// removed. Load does not call OnChange.
+// A bundle that verifies but has expired since it was installed is used
+// all the same, and logged and reported as expired (fail-safe: the newest
+// rules the agent had keep filtering; falling back to .prev would enforce
+// older ones). The version floor (<publisher>.floor) is read and raised to
+// the newest version that verifies on disk; it is never lowered. Leftover
+// temporary files, from a crash between write and rename, are removed.
+// Load does not call OnChange.
 func (u *Updater) Load() []*bundle.Bundle {
 	dir := u.cfg.Dir
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := privateDir(dir); err != nil {
 		u.log.Error("creating bundle directory", "dir", dir, "err", err)
 	}
-	if leftovers, _ := filepath.Glob(filepath.Join(dir, tmpPattern)); len(leftovers) > 0 {
+	for _, pat := range tmpPatterns {
+		leftovers, _ := filepath.Glob(filepath.Join(dir, pat))
 		for _, f := range leftovers {
 			// Never renamed into place, so never verified: worthless.
 			if err := os.Remove(f); err != nil {
-				u.log.Warn("removing leftover temporary bundle", "file", f, "err", err)
+				u.log.Warn("removing leftover temporary file", "file", f, "err", err)
 			}
 		}
 	}
@@ -42,6 +47,10 @@ func (u *Updater) Load() []*bundle.Bundle {
 	loaded := make([]*bundle.Bundle, len(u.srcs))
 	for i, s := range u.srcs {
 		s.run.Lock()
+		floor, floorErr := u.readFloor(s.src.Publisher)
+		if floorErr != nil {
+			u.log.Error("version floor unreadable; keeping the newest version on disk as the floor", "publisher", s.src.Publisher, "err", floorErr)
+		}
 		var loadErr error
 		for _, name := range []string{s.src.Publisher + ".bundle", s.src.Publisher + ".bundle.prev"} {
 			data, err := readCapped(filepath.Join(dir, name), u.cfg.MaxSize)
@@ -50,7 +59,7 @@ func (u *Updater) Load() []*bundle.Bundle {
 			}
 			var b *bundle.Bundle
 			if err == nil {
-				b, err = Verify(data, s.src.Roots, s.src.Publisher, 0, now)
+				b, err = verifyInstalled(data, s.src.Roots, s.src.Publisher, now)
 			}
 			if err != nil {
 				err = fmt.Errorf("loading %s: %w", filepath.Join(dir, name), err)
@@ -60,16 +69,29 @@ func (u *Updater) Load() []*bundle.Bundle {
 			}
 			u.mu.Lock()
 			s.setInstalled(b, data, sha256.Sum256(data), name)
+			s.version = max(s.version, floor)
 			loaded[i] = b
 			u.mu.Unlock()
-			u.log.Info("bundle loaded", "publisher", s.src.Publisher, "file", name, "version", b.Version)
+			u.log.Info("bundle loaded", "publisher", s.src.Publisher, "file", name, "version", b.Version, "floor", max(b.Version, floor))
 			break
 		}
 		u.mu.Lock()
-		s.st.LastError = loadErr
+		if s.version < floor {
+			s.version = floor // nothing loaded, or only an older .prev
+		}
+		v := s.version
+		s.st.LastError = cmpLoad(loadErr, floorErr)
 		u.mu.Unlock()
+		if v > floor {
+			// Bundles from before the floor file, or a crash between the
+			// floor and the bundle's rename: the disk knows better.
+			if err := u.writeFloor(s.src.Publisher, v); err != nil {
+				u.log.Error("persisting version floor", "publisher", s.src.Publisher, "err", err)
+			}
+		}
 		s.run.Unlock()
 	}
+	u.noteExpired()
 	// The bundles just verified are returned as they are: decoding them
 	// again from the kept bytes would double the start-up cost.
 	_, hashes := u.valid()
@@ -93,37 +115,27 @@ func cmpLoad(prev, err error) error {
 	return err
 }
 
+// readCapped reads a file of the bundle directory: a regular file, not a
+// symlink, at most max bytes (internal/privfile). Too large is
+// bundle.ErrTooLarge, as for a download.
 func readCapped(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	data, err := privfile.Read(path, max)
+	if errors.Is(err, privfile.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", bundle.ErrTooLarge, err)
 	}
-	defer f.Close()
-	// Sized from Stat so a 5 MB bundle is one 5 MB allocation, not
-	// ReadAll's doubling; the limit still holds if the file grows.
-	var buf bytes.Buffer
-	if st, err := f.Stat(); err == nil && st.Size() <= max {
-		buf.Grow(int(st.Size()) + bytes.MinRead)
-	}
-	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
-		return nil, err
-	}
-	data := buf.Bytes()
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%w: file over %d bytes", bundle.ErrTooLarge, max)
-	}
-	return data, nil
+	return data, err
 }
 
-// store writes data as s's installed bundle: temp file, fsync, current
-// to .prev, temp to current, fsync the directory. A crash at any point
+// store writes data, of the given version, as s's installed bundle: temp
+// file, fsync, current to .prev, temp to current, the version floor
+// (writeFloor), fsync the directory. A crash at any point
 // leaves a state Load recovers from: a leftover temp file (removed), or
 // no current file with the good one as .prev (loaded).
-func (u *Updater) store(s *sourceState, data []byte) error {
+func (u *Updater) store(s *sourceState, data []byte, version uint64) error {
 	dir := u.cfg.Dir
 	cur := filepath.Join(dir, s.src.Publisher+".bundle")
 	prev := cur + ".prev"
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := privateDir(dir); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+s.src.Publisher+".bundle.tmp-*")
@@ -160,12 +172,31 @@ func (u *Updater) store(s *sourceState, data []byte) error {
 	if err := os.Rename(tmpName, cur); err != nil {
 		return fmt.Errorf("renaming into %s: %w", cur, err)
 	}
+	// The floor goes up once the bundle is in place. Raised first, a
+	// crash before the rename would leave a floor the server's bundle of
+	// that version can never meet again. A crash between the two, or a
+	// floor that cannot be written, leaves the floor behind the bundle on
+	// disk, and Load raises it from there; the floor in memory is
+	// already the new version.
+	if err := u.writeFloor(s.src.Publisher, version); err != nil {
+		u.log.Error("persisting version floor; Load will raise it from the bundle on disk", "publisher", s.src.Publisher, "version", version, "err", err)
+	}
 	if err := syncDir(dir); err != nil {
 		// The rename happened; only its durability across a power cut is
 		// in doubt, and Load copes with either outcome.
 		u.log.Warn("syncing bundle directory", "dir", dir, "err", err)
 	}
 	return nil
+}
+
+// privateDir makes dir 0700, also when it exists (MkdirAll keeps an
+// existing mode): which rules are installed is nobody else's business, and
+// files in it are 0600 (os.CreateTemp).
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
 }
 
 func syncDir(dir string) error {

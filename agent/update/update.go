@@ -18,13 +18,25 @@
 // renamed into place and the directory synced. [Updater.Load] verifies both
 // files again at start: a corrupt or tampered current file falls back to
 // .prev, then to nothing, in which case the agent filters with the embedded
-// defaults. Leftover temporary files from a crash are removed. A bundle is
-// used only while valid: one that expires while installed drops out of
-// [Updater.Bundles] (and so out of the Engine at the next OnChange), as
-// Load would drop it at a restart. So a server, or an attacker in the
-// path, that keeps serving an old bundle (a freeze) holds rules back at
-// most until that bundle expires; publishers choose the validity with
-// that in mind. ETags live in memory, so the first poll after a restart
+// defaults. Leftover temporary files from a crash are removed.
+//
+// # Rollback and expiry
+//
+// <publisher>.floor holds the highest version ever installed for the
+// publisher, written atomically with fsync; a download or side-load must
+// be newer, and no fallback lowers it (TUF's rollback rule): a restart
+// that finds the current file corrupt and uses .prev still refuses
+// anything not newer than the floor.
+//
+// A bundle that expires while installed stays in force, before and after
+// a restart (fail-safe: its rules are the newest the agent has; dropping
+// it would filter with older .prev rules or the small embedded defaults,
+// which is what a freeze attack, a server that stops serving new bundles,
+// would want). It is reported instead: [Status.Expired] and Expires say
+// since when, and the log says so once per bundle, at Load or at the first
+// check or Status after it expired. A download that is already expired is
+// refused as ever (ErrExpired): expiry only spares what was installed
+// while valid. ETags live in memory, so the first poll after a restart
 // downloads in full.
 //
 // Several publishers (a vendor and a school, say) are trusted at once; their
@@ -144,6 +156,12 @@ type Status struct {
 	Publisher string
 	Version   uint64    // installed version; 0 for none
 	Expires   time.Time // of the installed bundle
+	// Expired: the installed bundle expired at Expires and is still in
+	// force, because nothing newer verified since (see the package doc).
+	Expired bool
+	// Floor is the highest version ever installed for the publisher:
+	// what a new bundle must exceed.
+	Floor uint64
 	// File is the file the installed bundle came from:
 	// "<publisher>.bundle", "<publisher>.bundle.prev", or "" for none.
 	File        string
@@ -178,7 +196,8 @@ type sourceState struct {
 	// already, against ~5 MB compressed. Bundles decodes afresh.
 	b        *bundle.Bundle // metadata only: Categories nil
 	raw      []byte         // the verified file
-	version  uint64         // version floor for rollback; survives expiry
+	version  uint64         // version floor for rollback (<publisher>.floor); never lowered
+	expNoted time.Time      // Expires of the bundle whose expiry was logged
 	hash     [32]byte       // of the installed file, so a re-served copy is a no-op
 	file     string         // base name b was loaded or installed as
 	etag     string
@@ -277,27 +296,42 @@ func defaultClient() *http.Client {
 	}}
 }
 
-// Bundles returns the installed bundles that are valid now, in source
-// order, decoded afresh from the verified bytes: the caller owns them and
-// may drop them once the Engine is built.
+// Bundles returns the installed bundles, expired ones included (see the
+// package doc), in source order, decoded afresh from the verified bytes:
+// the caller owns them and may drop them once the Engine is built.
 func (u *Updater) Bundles() []*bundle.Bundle {
 	raws, _ := u.valid()
 	return u.decode(raws)
 }
 
-// valid returns the bytes and hashes of the installed bundles valid now.
+// valid returns the bytes and hashes of the installed bundles. One that
+// expired while installed stays: enforcing the newest rules the agent has
+// is the fail-safe side (noteExpired reports it).
 func (u *Updater) valid() (raws [][]byte, hashes [][32]byte) {
-	now := u.cfg.Clock()
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for _, s := range u.srcs {
-		// A bundle that expired while installed is no longer used, as
-		// Load would not use it after a restart.
-		if s.b != nil && now.Before(s.b.Expires) {
+		if s.b != nil {
 			raws, hashes = append(raws, s.raw), append(hashes, s.hash)
 		}
 	}
 	return raws, hashes
+}
+
+// noteExpired logs, once per bundle, that an installed bundle expired and
+// is still enforced.
+func (u *Updater) noteExpired() {
+	now := u.cfg.Clock()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, s := range u.srcs {
+		if s.b == nil || now.Before(s.b.Expires) || s.expNoted.Equal(s.b.Expires) {
+			continue
+		}
+		s.expNoted = s.b.Expires
+		u.log.Warn("bundle expired; still enforcing it until a newer one verifies",
+			"publisher", s.src.Publisher, "version", s.b.Version, "expired_since", s.b.Expires, "file", s.file)
+	}
 }
 
 func (u *Updater) decode(raws [][]byte) []*bundle.Bundle {
@@ -325,14 +359,18 @@ func (s *sourceState) setInstalled(b *bundle.Bundle, data []byte, sum [32]byte, 
 
 // Status returns the status of every source, in source order.
 func (u *Updater) Status() []Status {
+	u.noteExpired()
+	now := u.cfg.Clock()
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	out := make([]Status, len(u.srcs))
 	for i, s := range u.srcs {
 		out[i] = s.st
 		out[i].Failures = s.failures
+		out[i].Floor = s.version
 		if s.b != nil {
 			out[i].Version, out[i].Expires, out[i].File = s.b.Version, s.b.Expires, s.file
+			out[i].Expired = !now.Before(s.b.Expires)
 		}
 	}
 	return out
@@ -405,6 +443,7 @@ func (u *Updater) checkScheduled(ctx context.Context, s *sourceState) (next time
 	}()
 	u.check(ctx, s)
 	u.notify()
+	u.noteExpired()
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	next = u.wait(s.failures)
@@ -443,5 +482,6 @@ func (u *Updater) CheckNow(ctx context.Context) error {
 		}
 	}
 	u.notify()
+	u.noteExpired()
 	return errors.Join(errs...)
 }

@@ -447,8 +447,9 @@ func TestInstallSideLoad(t *testing.T) {
 	}
 }
 
-// TestExpiryWhileInstalled: a bundle stops being used when it expires,
-// even if no newer one arrives, as it would be refused after a restart.
+// TestExpiryWhileInstalled: a bundle that expires while installed stays
+// in force (fail-safe: dropping it would filter with older rules) and
+// Status says it expired; no OnChange, since the set did not change.
 func TestExpiryWhileInstalled(t *testing.T) {
 	t.Parallel()
 	o := newOrigin(t)
@@ -464,15 +465,19 @@ func TestExpiryWhileInstalled(t *testing.T) {
 	if err := check(t, u); err != nil || calls != 1 || len(last) != 1 {
 		t.Fatalf("install: %v, %d calls, %d bundles", err, calls, len(last))
 	}
-	now.Store(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC).Unix())
+	if st := u.Status()[0]; st.Expired {
+		t.Errorf("expired before its time: %+v", st)
+	}
+	expiry := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	now.Store(expiry.Unix())
 	if err := check(t, u); err != nil {
 		t.Fatalf("unchanged bundle on the server: %v", err)
 	}
-	if calls != 2 || len(last) != 0 || len(u.Bundles()) != 0 {
-		t.Errorf("after expiry: %d calls, last set %v", calls, last)
+	if calls != 1 || len(u.Bundles()) != 1 {
+		t.Errorf("after expiry: %d calls, %d bundles in force; want it kept", calls, len(u.Bundles()))
 	}
-	if st := u.Status()[0]; st.Version != 1 {
-		t.Errorf("version floor lost: %+v", st)
+	if st := u.Status()[0]; st.Version != 1 || !st.Expired || !st.Expires.Equal(expiry) {
+		t.Errorf("after expiry: %+v", st)
 	}
 }
 

@@ -67,6 +67,7 @@ func cmdService(ctx context.Context, e *env, args []string) int {
 	cfg := service.Config{Executable: *exe}
 	switch action {
 	case "run":
+		privateUmask()
 		level := slog.LevelInfo
 		if *verbose {
 			level = slog.LevelDebug

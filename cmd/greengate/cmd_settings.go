@@ -209,7 +209,7 @@ func setPassword(ctx context.Context, e *env, c *client.Client, dir string, from
 	case err == nil:
 		fmt.Fprintln(e.stdout, "parent password set")
 		return 0
-	case errors.Is(err, client.ErrWrongPassword), errors.Is(err, settings.ErrWrongPassword),
+	case errors.Is(err, client.ErrAdminRequired), errors.Is(err, client.ErrWrongPassword), errors.Is(err, settings.ErrWrongPassword),
 		errors.Is(err, client.ErrRateLimited), errors.Is(err, client.ErrInvalid), errors.Is(err, settings.ErrWeakPassword):
 		fmt.Fprintf(e.stderr, "greengate settings password: refused: %v\n", err)
 		return 1

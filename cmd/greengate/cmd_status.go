@@ -62,7 +62,7 @@ func printStatus(e *env, st client.Status) {
 	if st.PasswordSet {
 		fmt.Fprintln(w, "parent password: set")
 	} else {
-		fmt.Fprintln(w, "parent password: NOT SET - anyone could set it: run `greengate settings password` now")
+		fmt.Fprintln(w, "parent password: NOT SET - nothing can be changed until an administrator runs `sudo greengate settings password`")
 	}
 	if st.Paused {
 		fmt.Fprintf(w, "filtering: PAUSED until %s\n", st.PausedUntil.Local().Format("Mon 15:04"))
@@ -96,6 +96,9 @@ func printStatus(e *env, st client.Status) {
 		line := fmt.Sprintf("bundle %s: version %d", b.Publisher, b.Version)
 		if !b.LastSuccess.IsZero() {
 			line += ", updated " + b.LastSuccess.Local().Format(time.DateTime)
+		}
+		if b.Expired {
+			line += ", EXPIRED since " + b.Expires.Local().Format(time.DateTime) + " (still filtering with it until a newer one installs)"
 		}
 		if b.LastError != "" {
 			line += ", last error: " + b.LastError

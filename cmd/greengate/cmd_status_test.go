@@ -30,7 +30,8 @@ func TestPrintStatus(t *testing.T) {
 		BlockedToday: 7, BlockedAttemptsToday: 4012, RuleCounts: map[string]int{"gambling": 38, "adult": 49},
 		BlockLog: &client.BlockLogStatus{Bytes: 3 << 19, MaxBytes: 64 << 20, Dropped: 2, Pruned: 90, PrunedForSize: 80,
 			Collapsed: 4005, LastError: "disk full"},
-		Bundles:       []client.BundleStatus{{Publisher: "vendor", Version: 12, LastError: "fetching: timeout"}},
+		Bundles: []client.BundleStatus{{Publisher: "vendor", Version: 12, LastError: "fetching: timeout"},
+			{Publisher: "school", Version: 3, Expires: until, Expired: true}},
 		SettingsError: "settings.json: profiles[0].allow[1]: bad host \"a b\"\nlanguage: unknown",
 	})
 	for _, want := range []string{
@@ -42,6 +43,7 @@ func TestPrintStatus(t *testing.T) {
 		"block log: 1.5 MiB of 64.0 MiB on disk, 4005 repeats collapsed, 90 pruned (80 for size), 2 dropped, last error: disk full\n",
 		"rules: adult 49, gambling 38\n",
 		"bundle vendor: version 12, last error: fetching: timeout\n",
+		"bundle school: version 3, EXPIRED since " + until.Format(time.DateTime) + " (still filtering with it",
 		"settings: the file on disk was REFUSED",
 		"\n  language: unknown\n",
 	} {

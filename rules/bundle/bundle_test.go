@@ -282,6 +282,42 @@ func TestTimes(t *testing.T) {
 	}
 }
 
+// TestOpenLapsed: a bundle the agent installed keeps its signature chain
+// checked after it (and its signing key's period) expired; only the
+// expiry is let go.
+func TestOpenLapsed(t *testing.T) {
+	t.Parallel()
+	m := loadManifest(t)
+	tests := []struct {
+		name, file string
+		roots      []string
+		now        time.Time
+		want       error
+	}{
+		{"good, in force", "good.bundle", []string{"root.pub"}, m.Now, nil},
+		{"good, expired since", "good.bundle", []string{"root.pub"}, time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), nil},
+		{"good, its key's period over too", "good.bundle", []string{"root.pub"}, time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC), nil},
+		{"expired vector", "expired.bundle", []string{"root.pub"}, m.Now, nil},
+		{"not yet valid stays refused", "good.bundle", []string{"root.pub"}, time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC), bundle.ErrNotYetValid},
+		{"bad signature stays refused", "bad-signature.bundle", []string{"root.pub"}, m.Now, bundle.ErrBadSignature},
+		{"unpinned root stays refused", "good-root2.bundle", []string{"root.pub"}, m.Now, bundle.ErrUnknownKey},
+		{"unknown key stays refused", "unknown-key.bundle", []string{"root.pub", "root2.pub"}, m.Now, bundle.ErrUnknownKey},
+		{"truncated stays refused", "truncated.bundle", []string{"root.pub"}, m.Now, bundle.ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, err := bundle.OpenLapsed(bytes.NewReader(readVector(t, tt.file)), roots(t, tt.roots...), tt.now)
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) || (err != nil) != (b == nil) {
+				t.Fatalf("want %v, got %v", tt.want, err)
+			}
+			if err == nil && b.Version == 0 {
+				t.Fatal("no version decoded")
+			}
+		})
+	}
+}
+
 func TestCheckVersion(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -52,7 +52,7 @@ func TestDefaultEngine(t *testing.T) {
 		{"pornhub.com", policy.Block, "adult", "defaults/adult.txt:4"},
 		{"www.pornhub.com", policy.Block, "adult", ""},
 		{"bet365.com", policy.Block, "gambling", "defaults/gambling.txt:2"},
-		{"dns.google", policy.Block, "doh", "defaults/doh.txt:3"},
+		{"dns.google", policy.Block, "doh", "defaults/doh.txt:42"},
 		{"1.1.1.1", policy.Block, "doh", ""},
 		{"www.nordvpn.com", policy.Block, "proxy", ""},
 		{"www.google.com", policy.SafeSearch, "", ""},

@@ -25,6 +25,11 @@
 //   - Every change — SaveSettings, SetPassword, Grant, Revoke, Pause,
 //     Resume, UpdateNow — needs the password itself, every time. A session token
 //     left in a tray a child sits down at cannot change anything.
+//   - The first parent password (none set yet) can only be set by an
+//     administrator: root, or an elevated token on Windows (`sudo greengate
+//     settings password`, the package's install step, the tray run as
+//     administrator). Anyone else gets ErrAdminRequired: otherwise the
+//     first child to open the tray would own the filter.
 //
 // Wrong passwords are slowed down per caller with growing delays
 // (ErrRateLimited carries how long to wait); every change is recorded in the
@@ -34,15 +39,15 @@
 //
 //	c := client.New(client.Config{})                  // default socket
 //	st, err := c.Status(ctx)                          // errors.Is(err, client.ErrAgentNotRunning)
-//	if !st.PasswordSet { err = c.SetPassword(ctx, "", "new secret") }
+//	if !st.PasswordSet { err = c.SetPassword(ctx, "", "new secret") } // administrators only
 //	err = c.Login(ctx, "secret")                       // for reads
 //	evs, err := c.Events(ctx, client.EventFilter{Action: "block", Limit: 50})
 //	g, err := c.Grant(ctx, "secret", "scratch.mit.edu", "child", time.Hour)
 //	err = c.SaveSettings(ctx, "secret", s)            // errors.Is(err, client.ErrInvalid): see (*Error).Problems
 //
 // Errors the agent returns are *Error values that match the sentinels
-// (ErrWrongPassword, ErrRateLimited, ErrNoPassword, ErrLoginRequired,
-// ErrInvalid, ErrUnavailable) with errors.Is.
+// (ErrWrongPassword, ErrRateLimited, ErrNoPassword, ErrAdminRequired,
+// ErrLoginRequired, ErrInvalid, ErrUnavailable) with errors.Is.
 //
 // # Concurrency
 //
@@ -195,7 +200,8 @@ func (c *Client) LoggedIn() bool {
 }
 
 // SetPassword sets the parent password. On first run (Status.PasswordSet
-// false) old must be "". The new password must be at least 6 characters.
+// false) old must be "" and the caller an administrator (else
+// ErrAdminRequired). The new password must be at least 6 characters.
 func (c *Client) SetPassword(ctx context.Context, old, new string) error {
 	return c.do(ctx, http.MethodPost, PathPassword, nil, "", PasswordChange{Old: old, New: new}, nil)
 }

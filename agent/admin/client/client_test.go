@@ -43,6 +43,7 @@ func TestErrorsMapToSentinels(t *testing.T) {
 		{"wrong password", client.Error{Code: client.CodeWrongPassword}, client.ErrWrongPassword},
 		{"rate limited", client.Error{Code: client.CodeRateLimited, RetryAfter: 4 * time.Second}, client.ErrRateLimited},
 		{"no password", client.Error{Code: client.CodeNoPassword}, client.ErrNoPassword},
+		{"admin required", client.Error{Code: client.CodeAdminRequired}, client.ErrAdminRequired},
 		{"invalid", client.Error{Code: client.CodeInvalid, Problems: []string{"profiles[0].allow[1]: bad host"}}, client.ErrInvalid},
 	}
 	for _, tt := range tests {

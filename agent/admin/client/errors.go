@@ -16,9 +16,12 @@ var (
 	// ErrRateLimited: too many wrong passwords from this caller; see
 	// Error.RetryAfter.
 	ErrRateLimited = errors.New("too many wrong passwords, wait")
-	// ErrNoPassword: no parent password is set yet (first run); call
-	// SetPassword with an empty old password.
+	// ErrNoPassword: no parent password is set yet (first run); an
+	// administrator calls SetPassword with an empty old password.
 	ErrNoPassword = errors.New("no parent password set yet")
+	// ErrAdminRequired: only an administrator (root, an elevated Windows
+	// token) may set the first parent password; the message says how.
+	ErrAdminRequired = errors.New("an administrator must do this")
 	// ErrLoginRequired: a read that needs a session or the password.
 	ErrLoginRequired = errors.New("parent login required")
 	// ErrInvalid: the request or settings were refused; Error.Problems
@@ -33,6 +36,7 @@ const (
 	CodeWrongPassword = "wrong_password"
 	CodeRateLimited   = "rate_limited"
 	CodeNoPassword    = "no_password"
+	CodeAdminRequired = "admin_required"
 	CodeLoginRequired = "login_required"
 	CodeInvalid       = "invalid"
 	CodeUnavailable   = "unavailable"
@@ -43,6 +47,7 @@ var codeErrs = map[string]error{
 	CodeWrongPassword: ErrWrongPassword,
 	CodeRateLimited:   ErrRateLimited,
 	CodeNoPassword:    ErrNoPassword,
+	CodeAdminRequired: ErrAdminRequired,
 	CodeLoginRequired: ErrLoginRequired,
 	CodeInvalid:       ErrInvalid,
 	CodeUnavailable:   ErrUnavailable,

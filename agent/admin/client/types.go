@@ -54,6 +54,12 @@ type BundleStatus struct {
 	LastCheck   time.Time `json:"last_check,omitzero"`
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
+	// Expires is when the bundle in force stops being valid. Expired says
+	// that time has passed: the bundle still filters (its rules are the
+	// newest the agent has) until a newer one verifies, and the tray and
+	// `greengate status` say since when.
+	Expires time.Time `json:"expires,omitzero"`
+	Expired bool      `json:"expired,omitempty"`
 }
 
 // Settings is the parental settings document: the JSON file the agent runs
