@@ -36,6 +36,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/greengate/greengate/internal/privfile"
 )
 
 // File names in the CA's directory.
@@ -167,22 +169,11 @@ func withDefaults(cfg Config) Config {
 	return cfg
 }
 
-// readSmall reads a file that must be small and must not be a link: the
-// CA's directory is the service's, and a planted link must not make it
-// read (or later overwrite) something else.
-func readSmall(path string) ([]byte, error) {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if fi.Size() > maxFile {
-		return nil, fmt.Errorf("%s is %d bytes, more than a CA file can be", path, fi.Size())
-	}
-	return os.ReadFile(path)
-}
+// readSmall reads one of the CA's files: never through a link, never a
+// non-regular file, never more than a CA file can be (package privfile).
+// The directory is the service's, and a planted link must not make it
+// read something else.
+func readSmall(path string) ([]byte, error) { return privfile.Read(path, maxFile) }
 
 func create(cfg Config) error {
 	cfg = withDefaults(cfg)
