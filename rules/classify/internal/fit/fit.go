@@ -24,9 +24,9 @@ import (
 
 	"github.com/greengate/greengate/rules/classify"
 	"github.com/greengate/greengate/rules/defaults"
-	"github.com/greengate/greengate/rules/policy"
 	"github.com/greengate/greengate/rules/hostname"
 	"github.com/greengate/greengate/rules/lists"
+	"github.com/greengate/greengate/rules/policy"
 )
 
 // Paths of the labelled data, relative to the module root.
