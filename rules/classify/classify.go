@@ -360,11 +360,16 @@ func (c *Classifier) Features(host string, dst []Feature) []Feature {
 				digit = true
 			}
 		}
-		for _, t := range ts {
+		for i, t := range ts {
 			if !t.Known {
 				continue
 			}
 			letters += len(t.Text)
+			// A word between two runs of letters no word covers is a
+			// guess ("c"+"lust"+"r" in clustrmaps): not a feature.
+			if i > 0 && i+1 < len(ts) && unknownLetters(ts[i-1]) && unknownLetters(ts[i+1]) {
+				continue
+			}
 			if (len(t.Text) >= 4 || covered && len(t.Text) >= 2) && !hasWord(dst[start:], t.Text) {
 				dst = append(dst, Feature{KindWord, t.Text})
 			}
@@ -387,6 +392,8 @@ func (c *Classifier) Features(host string, dst []Feature) []Feature {
 	}
 	return dst
 }
+
+func unknownLetters(t Token) bool { return !t.Known && t.Text[0] >= 'a' && t.Text[0] <= 'z' }
 
 func hasWord(fs []Feature, w string) bool {
 	for _, f := range fs {

@@ -127,7 +127,7 @@ func Load(root, tranco string) (*Data, error) {
 		}
 	}
 	if tranco != "" {
-		eng, err := defaults.EngineBlocking("*")
+		eng, err := defaults.ListsEngineBlocking("*")
 		if err != nil {
 			return nil, err
 		}
