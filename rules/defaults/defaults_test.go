@@ -81,7 +81,7 @@ func TestDefaultsClassify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := e.Decide(policy.Request{Host: "freshly-made-porntube-4u.example.com"})
+	v := e.Decide(policy.Request{Host: "freshly-made-porntube-4u.com"})
 	if v.Action != policy.Block || v.Reason != policy.ReasonClassifier || v.Category != "adult" || v.Source != "classifier" || !strings.Contains(v.Entry, "porn") {
 		t.Errorf("unlisted adult name: %+v", v)
 	}
