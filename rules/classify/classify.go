@@ -272,7 +272,7 @@ func (c *Classifier) weight(f Feature) float32 {
 }
 
 // why names the words (and TLD) that pushed the score up most, in the
-// order they appear in the name: at most four.
+// order they appear in the name: at most four, each weighing 1 or more.
 func (c *Classifier) why(fs []Feature) string {
 	type wf struct {
 		i int
@@ -283,7 +283,7 @@ func (c *Classifier) why(fs []Feature) string {
 		if f.Kind == KindShape || f.Kind == KindTLD && !c.risky(f) {
 			continue
 		}
-		if w := c.weight(f); w >= 0.5 {
+		if w := c.weight(f); w >= 1 {
 			top = append(top, wf{i, w})
 		}
 	}
