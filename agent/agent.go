@@ -117,6 +117,8 @@ type Agent struct {
 
 	buildMu sync.Mutex       // one engine build at a time
 	bundles []*bundle.Bundle // in force; guarded by buildMu
+
+	classifier policy.Classifier // built once, shared by every engine (it caches); nil if it failed
 }
 
 // ErrNoDataDir is returned by New when Config.DataDir is empty.
@@ -137,6 +139,12 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		cfg.Clock = time.Now
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger}
+	// Fail open for the classifier alone: without it the lists still block.
+	if c, err := defaults.Classifier(); err != nil {
+		a.log.Error("agent: host name classifier unavailable; lists only", "err", err)
+	} else {
+		a.classifier = c
+	}
 	t0 := time.Now()
 	var bundles []*bundle.Bundle
 	if len(cfg.Updates.Sources) > 0 {
@@ -248,7 +256,7 @@ func (a *Agent) Rebuild() error {
 func (a *Agent) inputs() EngineInputs { return a.inputsWith(a.bundles) }
 
 func (a *Agent) inputsWith(bs []*bundle.Bundle) EngineInputs {
-	in := EngineInputs{Lists: a.cfg.Lists, Bundles: bs, Logger: a.log}
+	in := EngineInputs{Lists: a.cfg.Lists, Bundles: bs, Logger: a.log, Classifier: a.classifier}
 	if a.cfg.Parental != nil {
 		a.cfg.Parental(&in)
 	}
@@ -332,6 +340,9 @@ type EngineInputs struct {
 	Profiles []policy.Profile
 	Default  string
 	Grants   []policy.Grant
+
+	// Classifier decides names no list has (nil: lists only).
+	Classifier policy.Classifier
 }
 
 // ─── buildEngine: the one place rules and settings become an Engine ───────
@@ -387,7 +398,7 @@ func buildEngine(in EngineInputs) (*policy.Engine, error) {
 			return !known[id]
 		})
 	}
-	eng, err := policy.New(policy.Config{Categories: cats, SafeSearch: safe, Profiles: profiles, Default: in.Default, Grants: in.Grants})
+	eng, err := policy.New(policy.Config{Categories: cats, SafeSearch: safe, Profiles: profiles, Default: in.Default, Grants: in.Grants, Classifier: in.Classifier})
 	if err != nil {
 		return nil, fmt.Errorf("building policy engine: %w", err)
 	}
