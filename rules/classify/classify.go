@@ -54,6 +54,12 @@ var modelTxt []byte
 //go:embed data/lexicon.txt
 var lexiconTxt string
 
+//go:embed data/suggestive.txt
+var suggestiveTxt string
+
+//go:embed data/safe.txt
+var safeTxt string
+
 // Category is the category the shipped model names.
 const Category = "adult"
 
@@ -90,9 +96,11 @@ type Weights struct {
 	Words     map[string]float32
 	TLDs      map[string]float32
 	Shapes    map[string]float32
-	// Risky, when not nil, are the only words that may decide a block
-	// (with a TLD): other words add to the score but never decide.
-	Risky map[string]bool
+	// Levels, when not nil, are the only words that may decide a block
+	// (with an adult-only TLD): other words add to the score but never
+	// decide. A name with a Safe word is never classified.
+	Levels map[string]uint8
+	Safe   map[string]bool
 }
 
 // Classifier classifies host names. Build it with New or NewModel.
@@ -137,20 +145,43 @@ func New() (*Classifier, error) {
 	return NewModel(words, w), nil
 }
 
-// Lexicon returns the words of the adult web the vocabulary adds
-// (data/lexicon.txt): with "decide lexicon" in the model, the only words
-// that may decide a block.
-func Lexicon() map[string]bool {
-	m := map[string]bool{}
-	for _, line := range strings.Split(lexiconTxt, "\n") {
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		for _, w := range strings.Fields(line) {
-			m[w] = true
+// Word levels in Weights.Levels.
+const (
+	Suggestive uint8 = 1 // two of them decide, or one with a Decisive word
+	Decisive   uint8 = 2 // decides alone
+)
+
+// Lexicon returns the levels of the words that may decide a block
+// (data/lexicon.txt less data/suggestive.txt are Decisive; the
+// suggestive ones Suggestive) and the safe words (data/safe.txt) that
+// keep a name from being classified at all.
+func Lexicon() (levels map[string]uint8, safe map[string]bool) {
+	levels, safe = map[string]uint8{}, map[string]bool{}
+	for _, w := range fields(lexiconTxt) {
+		levels[w] = Decisive
+	}
+	for _, w := range fields(suggestiveTxt) {
+		levels[w] = Suggestive
+	}
+	for _, w := range fields(safeTxt) {
+		safe[w] = true
+	}
+	return levels, safe
+}
+
+// LexiconWords are all the words of the lexicon files, for the vocabulary.
+func LexiconWords() []string {
+	return append(append(fields(lexiconTxt), fields(suggestiveTxt)...), fields(safeTxt)...)
+}
+
+func fields(txt string) []string {
+	var out []string
+	for _, line := range strings.Split(txt, "\n") {
+		if !strings.HasPrefix(line, "#") {
+			out = append(out, strings.Fields(line)...)
 		}
 	}
-	return m
+	return out
 }
 
 // ShippedVocab returns the embedded vocabulary.
@@ -232,33 +263,46 @@ func (c *Classifier) Eval(host string) (score float32, decides bool) {
 	return c.eval(fs)
 }
 
+// eval adds the weights up and says whether the words decide: with a
+// lexicon, a Decisive word (or an adult-only TLD) weighing MinDecide or
+// more, or two Suggestive words weighing 1 or more each, and no Safe
+// word; without one, any word or TLD weighing MinDecide.
 func (c *Classifier) eval(fs []Feature) (score float32, decides bool) {
 	score = c.w.Bias
+	suggest, safe := 0, false
 	for _, f := range fs {
 		w := c.weight(f)
 		score += w
-		if f.Kind != KindShape && w >= c.w.MinDecide && c.risky(f) {
-			decides = true
+		switch c.level(f) {
+		case Decisive:
+			decides = decides || w >= c.w.MinDecide
+		case Suggestive:
+			if w >= 1 {
+				suggest++
+			}
 		}
+		safe = safe || f.Kind == KindWord && c.w.Safe[f.Text]
 	}
-	return score, decides
+	return score, !safe && (decides || suggest >= 2)
 }
 
-// risky says whether a feature may decide a block, when the model keeps
-// a lexicon: a word of the adult lexicon (data/lexicon.txt), or one of
-// the TLDs only adult sites use (.xxx, .porn, .sex, .adult, .sexy).
-func (c *Classifier) risky(f Feature) bool {
-	if c.w.Risky == nil {
-		return true
-	}
-	if f.Kind == KindTLD {
+// level is how much a feature may decide: every word or TLD is Decisive
+// without a lexicon; with one, the lexicon says, and of the TLDs only
+// those adult sites alone use (.xxx, .porn, .sex, .adult, .sexy) decide.
+func (c *Classifier) level(f Feature) uint8 {
+	switch {
+	case f.Kind == KindShape:
+		return 0
+	case c.w.Levels == nil:
+		return Decisive
+	case f.Kind == KindTLD:
 		switch f.Text {
 		case "xxx", "porn", "sex", "adult", "sexy":
-			return true
+			return Decisive
 		}
-		return false
+		return 0
 	}
-	return c.w.Risky[f.Text]
+	return c.w.Levels[f.Text]
 }
 
 func (c *Classifier) weight(f Feature) float32 {
@@ -280,7 +324,7 @@ func (c *Classifier) why(fs []Feature) string {
 	}
 	var top []wf
 	for i, f := range fs {
-		if f.Kind == KindShape || f.Kind == KindTLD && !c.risky(f) {
+		if f.Kind == KindShape || f.Kind == KindTLD && c.level(f) == 0 {
 			continue
 		}
 		if w := c.weight(f); w >= 1 {
@@ -460,7 +504,7 @@ func ParseWeights(r io.Reader) (Weights, error) {
 		}
 		switch {
 		case len(f) == 2 && f[0] == "decide" && f[1] == "lexicon":
-			w.Risky = Lexicon()
+			w.Levels, w.Safe = Lexicon()
 		case len(f) == 2 && (f[0] == "bias" || f[0] == "threshold" || f[0] == "mindecide"):
 			x, err := val(f[1])
 			if err != nil {

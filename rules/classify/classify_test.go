@@ -78,6 +78,9 @@ func TestClassify(t *testing.T) {
 		"cockburnlibrary.com", "analogdevices.com", "therapistfinder.com", "expertsexchange.com",
 		"sexualhealth.org.au", "breastcancer.org", "arsenal.com", "hitchcock.zone", "dickens-fellowship.org",
 		"google.com", "nhs.uk", "bbc.co.uk", "", "127.0.0.1", "com", "co.uk",
+		// One word with an ordinary meaning never decides alone; a safe word vetoes.
+		"teenvogue.com", "nakedwines.com", "amateurradio.com", "escortradar.com", "gaytimes.co.uk",
+		"sexeducation.org", "sexualhealthscotland.co.uk", "teenmentalhealth.org",
 	} {
 		if r := c.Score(h); r.Block {
 			t.Errorf("%s classified (score %.2f, %s)", h, r.Score, r.Why)
@@ -85,7 +88,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, h := range []string{
 		"freeporntube4u.com", "hotxxxvideos.net", "best-sex-cams.org", "milfpornvideos.xyz",
-		"hardcoresexmovies.blogspot.com",
+		"hardcoresexmovies.blogspot.com", "hotteenvideos.com",
 	} {
 		r := c.Score(h)
 		if !r.Block {

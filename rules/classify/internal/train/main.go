@@ -170,7 +170,10 @@ func buildVocab() ([]string, error) {
 			}
 		}
 	}
-	for _, f := range []string{"pinyin.txt", "places.txt", "lexicon.txt"} {
+	for _, w := range classify.LexiconWords() {
+		set[w] = true
+	}
+	for _, f := range []string{"pinyin.txt", "places.txt"} {
 		fh, err := os.Open(dir + f)
 		if err != nil {
 			return nil, err
@@ -213,7 +216,7 @@ func writeModel(w classify.Weights, nAdult, nBenign int) error {
 	fmt.Fprintf(&b, "# %d adult and %d benign names (see internal/fit); threshold chosen\n", nAdult, nBenign)
 	fmt.Fprintf(&b, "# on parts 6-7 for at most 0.1 %% benign names classified.\n")
 	fmt.Fprintf(&b, "bias %.2f\nthreshold %.2f\nmindecide %.2f\n", w.Bias, w.Threshold, w.MinDecide)
-	if w.Risky != nil {
+	if w.Levels != nil {
 		fmt.Fprintf(&b, "decide lexicon\n")
 	}
 	for _, kind := range []struct {
