@@ -27,6 +27,10 @@
 // concurrent use, never blocks, and its memory is bounded.
 package classify
 
+// Refit the weights (and, with wamerican and wbritish installed, rebuild
+// the vocabulary with -vocab) from the module root:
+//go:generate sh -c "cd ../.. && go run ./rules/classify/internal/train"
+
 import (
 	"bufio"
 	"bytes"
