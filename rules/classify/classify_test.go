@@ -212,3 +212,12 @@ func BenchmarkModelBytes(b *testing.B) {
 	b.ReportMetric(float64(m1.HeapAlloc)-float64(m0.HeapAlloc), "heap-bytes")
 	runtime.KeepAlive(c)
 }
+
+// Building the shipped classifier, as the agent does once at start.
+func BenchmarkNew(b *testing.B) {
+	for b.Loop() {
+		if _, err := classify.New(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

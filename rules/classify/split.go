@@ -1,7 +1,7 @@
 package classify
 
 import (
-	"sort"
+	"slices"
 )
 
 // MaxWord is the longest word the vocabulary keeps; a longer dictionary
@@ -22,52 +22,57 @@ type vocab struct {
 // buildVocab builds the trie from words; words with other characters than
 // [a-z] or longer than MaxWord are skipped.
 func buildVocab(words []string) *vocab {
-	// A plain pointer trie first, then laid out breadth-first.
+	words = slices.Clone(words)
+	slices.Sort(words)
+	// A first trie in insertion order: with the words sorted, a node's
+	// new child always comes after its others, so no search is needed.
 	type tnode struct {
-		kids map[byte]*tnode
-		word bool
+		kids  []int32
+		word  bool
+		label byte
 	}
-	root := &tnode{}
+	nodes := []tnode{{}}
 	for _, w := range words {
 		if len(w) == 0 || len(w) > MaxWord || !lowerAlpha(w) {
 			continue
 		}
-		n := root
+		n := int32(0)
 		for i := 0; i < len(w); i++ {
-			if n.kids == nil {
-				n.kids = map[byte]*tnode{}
+			if ks := nodes[n].kids; len(ks) > 0 && nodes[ks[len(ks)-1]].label == w[i] {
+				n = ks[len(ks)-1]
+				continue
 			}
-			k := n.kids[w[i]]
-			if k == nil {
-				k = &tnode{}
-				n.kids[w[i]] = k
-			}
-			n = k
+			nodes = append(nodes, tnode{label: w[i]})
+			c := int32(len(nodes) - 1)
+			nodes[n].kids = append(nodes[n].kids, c)
+			n = c
 		}
-		n.word = true
+		nodes[n].word = true
 	}
-	v := &vocab{}
-	queue := []*tnode{root}
+	// Then laid out breadth-first, so each node's children are contiguous.
+	v := &vocab{
+		label: make([]byte, 0, len(nodes)),
+		first: make([]int32, 0, len(nodes)),
+		count: make([]uint8, 0, len(nodes)),
+		word:  make([]bool, 0, len(nodes)),
+	}
+	queue := make([]int32, 0, len(nodes))
+	queue = append(queue, 0)
 	v.label = append(v.label, 0)
 	v.word = append(v.word, false)
 	v.first = append(v.first, 0)
 	v.count = append(v.count, 0)
 	for i := 0; i < len(queue); i++ {
-		n := queue[i]
-		keys := make([]byte, 0, len(n.kids))
-		for k := range n.kids {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+		n := &nodes[queue[i]]
 		v.first[i] = int32(len(queue))
-		v.count[i] = uint8(len(keys))
-		for _, k := range keys {
-			c := n.kids[k]
+		v.count[i] = uint8(len(n.kids))
+		for _, k := range n.kids {
+			c := &nodes[k]
 			if i == 0 {
-				v.root[k] = int32(len(queue))
+				v.root[c.label] = int32(len(queue))
 			}
-			queue = append(queue, c)
-			v.label = append(v.label, k)
+			queue = append(queue, k)
+			v.label = append(v.label, c.label)
 			v.word = append(v.word, c.word)
 			v.first = append(v.first, 0)
 			v.count = append(v.count, 0)
