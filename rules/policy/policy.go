@@ -5,7 +5,8 @@
 // safe-search engines, temporary grants) and never changes afterwards; it
 // is safe for concurrent use and a new one replaces it whole when rules or
 // settings change. Decide does no I/O, takes no locks and, for a
-// host-only request that is allowed, allocates nothing.
+// host-only request that is allowed, allocates nothing (beyond what a
+// Classifier keeps the first time it sees a name: its verdict cache).
 //
 // A request is decided for one profile in this order; the first step that
 // applies wins:
