@@ -136,6 +136,8 @@ type Agent struct {
 	// expensive part of a build (half a million entries), so only a
 	// bundle change does it; a settings change, grant or pause reuses them.
 	rules compiled
+
+	classifier policy.Classifier // built once, shared by every engine (it caches); nil if it failed
 }
 
 // ErrNoDataDir is returned by New when Config.DataDir is empty.
@@ -156,6 +158,12 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		cfg.Clock = time.Now
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger}
+	// Fail open for the classifier alone: without it the lists still block.
+	if c, err := defaults.Classifier(); err != nil {
+		a.log.Error("agent: host name classifier unavailable; lists only", "err", err)
+	} else {
+		a.classifier = c
+	}
 	t0 := time.Now()
 	var bundles []*bundle.Bundle
 	if len(cfg.Updates.Sources) > 0 {
@@ -284,7 +292,7 @@ func (a *Agent) Rebuild() error {
 }
 
 func (a *Agent) inputs() EngineInputs {
-	in := EngineInputs{Lists: a.cfg.Lists, Logger: a.log}
+	in := EngineInputs{Lists: a.cfg.Lists, Logger: a.log, Classifier: a.classifier}
 	if a.cfg.Parental != nil {
 		a.cfg.Parental(&in)
 	}
@@ -368,6 +376,9 @@ type EngineInputs struct {
 	Profiles []policy.Profile
 	Default  string
 	Grants   []policy.Grant
+
+	// Classifier decides names no list has (nil: lists only).
+	Classifier policy.Classifier
 }
 
 // ─── compileRules and assemble: where rules and settings become an Engine ──
@@ -446,7 +457,7 @@ func assemble(r compiled, in EngineInputs) (*policy.Engine, error) {
 			return !known[id]
 		})
 	}
-	eng, err := policy.New(policy.Config{Categories: r.cats, SafeSearch: r.safe, Profiles: profiles, Default: in.Default, Grants: in.Grants})
+	eng, err := policy.New(policy.Config{Categories: r.cats, SafeSearch: r.safe, Profiles: profiles, Default: in.Default, Grants: in.Grants, Classifier: in.Classifier})
 	if err != nil {
 		return nil, fmt.Errorf("building policy engine: %w", err)
 	}

@@ -33,28 +33,56 @@ import (
 )
 
 // testEngine is the embedded defaults plus a few test names, so tests
-// decide with the real rules the agent ships.
+// decide with the real rules the agent ships. Compiling half a million
+// built-in entries takes seconds under -race, so the plain rules are
+// compiled once for the test binary; compiled categories are immutable
+// and every test gets an engine of its own over them.
 func testEngine(t testing.TB, extra func(*ruleset.Builder)) *policy.Engine {
 	t.Helper()
-	var b ruleset.Builder
-	if err := defaults.Load(&b); err != nil {
-		t.Fatal(err)
+	var cats []policy.Category
+	var ss []policy.SearchEngine
+	if extra == nil {
+		plainRules.once.Do(func() { plainRules.cats, plainRules.safe, plainRules.err = compileTestRules(nil) })
+		if plainRules.err != nil {
+			t.Fatal(plainRules.err)
+		}
+		cats, ss = plainRules.cats, plainRules.safe
+	} else {
+		var err error
+		if cats, ss, err = compileTestRules(extra); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := b.AddList("adult", "test-adult.txt", strings.NewReader("blocked.test\nsni-blocked.test\n"), lists.Options{Format: lists.Domains}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.AddList("adult", "test-urls.txt", strings.NewReader("mixed.test/bad\n"), lists.Options{Format: lists.URLs}); err != nil {
-		t.Fatal(err)
-	}
-	if extra != nil {
-		extra(&b)
-	}
-	cats, ss := b.Build()
 	eng, err := policy.New(policy.Config{Categories: cats, SafeSearch: ss, Profiles: []policy.Profile{defaults.Profile()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return eng
+}
+
+var plainRules struct {
+	once sync.Once
+	cats []policy.Category
+	safe []policy.SearchEngine
+	err  error
+}
+
+func compileTestRules(extra func(*ruleset.Builder)) ([]policy.Category, []policy.SearchEngine, error) {
+	var b ruleset.Builder
+	if err := defaults.Load(&b); err != nil {
+		return nil, nil, err
+	}
+	if _, err := b.AddList("adult", "test-adult.txt", strings.NewReader("blocked.test\nsni-blocked.test\n"), lists.Options{Format: lists.Domains}); err != nil {
+		return nil, nil, err
+	}
+	if _, err := b.AddList("adult", "test-urls.txt", strings.NewReader("mixed.test/bad\n"), lists.Options{Format: lists.URLs}); err != nil {
+		return nil, nil, err
+	}
+	if extra != nil {
+		extra(&b)
+	}
+	cats, ss := b.Build()
+	return cats, ss, nil
 }
 
 // events records block log events like the real log's queue would.

@@ -42,6 +42,7 @@ func ToPolicy(s Settings, categories []string) (profiles []policy.Profile, unkno
 			AllowListOnly: p.AllowListOnly,
 			SafeSearch:    p.SafeSearch,
 			YouTube:       policy.YouTubeStrict,
+			NoClassifier:  p.Classifier != nil && !*p.Classifier,
 		}
 		if p.YouTube == "moderate" {
 			pp.YouTube = policy.YouTubeModerate

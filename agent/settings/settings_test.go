@@ -536,3 +536,23 @@ func TestPackagedSettingsAreTheDefaults(t *testing.T) {
 		t.Fatalf("installer/settings.json differs from settings.Default(); regenerate with `greengate settings default`:\n%s", packaged)
 	}
 }
+
+// "classifier": false turns the host name classifier off for one
+// profile; absent or true leaves it on; anything but a boolean is refused.
+func TestClassifierSetting(t *testing.T) {
+	t.Parallel()
+	s, err := settings.DecodeBytes([]byte(`{"profiles":[{"name":"a","block":["adult"],"classifier":false},{"name":"b","block":["adult"]},{"name":"c","block":["adult"],"classifier":true}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, _, err := settings.ToPolicy(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ps[0].NoClassifier || ps[1].NoClassifier || ps[2].NoClassifier {
+		t.Errorf("NoClassifier: %v %v %v, want true false false", ps[0].NoClassifier, ps[1].NoClassifier, ps[2].NoClassifier)
+	}
+	if _, err := settings.DecodeBytes([]byte(`{"profiles":[{"name":"a","block":[],"classifier":"off"}]}`)); !errors.Is(err, settings.ErrDecode) {
+		t.Errorf("classifier \"off\": err %v, want ErrDecode", err)
+	}
+}

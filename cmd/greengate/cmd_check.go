@@ -40,8 +40,9 @@ func (l *listFlags) Set(v string) error {
 }
 
 // buildEngine builds an engine from the embedded defaults plus extra list
-// files. Rejected lines are reported on w, not fatal.
-func buildEngine(extra listFlags, w io.Writer) (*policy.Engine, error) {
+// files, with the host name classifier unless classifier is false.
+// Rejected lines are reported on w, not fatal.
+func buildEngine(extra listFlags, classifier bool, w io.Writer) (*policy.Engine, error) {
 	var b ruleset.Builder
 	if err := defaults.Load(&b); err != nil {
 		return nil, err
@@ -63,7 +64,15 @@ func buildEngine(extra listFlags, w io.Writer) (*policy.Engine, error) {
 		}
 	}
 	cats, safe := b.Build()
-	return policy.New(policy.Config{Categories: cats, SafeSearch: safe, Profiles: []policy.Profile{p}})
+	cfg := policy.Config{Categories: cats, SafeSearch: safe, Profiles: []policy.Profile{p}}
+	if classifier {
+		c, err := defaults.Classifier()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Classifier = c
+	}
+	return policy.New(cfg)
 }
 
 func cmdCheck(ctx context.Context, e *env, args []string) int {
@@ -73,6 +82,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 	profile := fs.String("profile", "", "profile to decide for (default: the default profile)")
 	at := fs.String("at", "", `decide as at this time: RFC 3339, or "2006-01-02 15:04" local`)
 	format := fs.String("format", "text", "output: text or tsv")
+	classifier := fs.Bool("classifier", true, "classify names no list has from their words (the entry shows the words and the score)")
 	fs.Var(&extra, "list", "add a list: CATEGORY=FILE (repeatable; any format)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: greengate check [flags] URL-or-HOST... (or - to read one per line from stdin)")
@@ -97,7 +107,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 		}
 		now = t
 	}
-	eng, err := buildEngine(extra, e.stderr)
+	eng, err := buildEngine(extra, *classifier, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "greengate check: %v\n", err)
 		return 2

@@ -129,3 +129,23 @@ func TestCheckTSVKeepsEveryLine(t *testing.T) {
 		t.Fatalf("output (%d lines):\n%.300s\nstderr: %.300s", len(lines), out, errs)
 	}
 }
+
+// A name no list has is classified, and check shows the words and the
+// score that decided; --classifier=false leaves it to the lists.
+func TestCheckClassifier(t *testing.T) {
+	t.Parallel()
+	code, out, errs := runCmd(t, "", "check", "--format", "tsv", "freshly-made-porntube-4u.com", "essex.ac.uk")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "block\tadult\tclassifier: ") || !strings.Contains(lines[0], "porn") ||
+		!strings.Contains(lines[0], "(score ") || !strings.HasSuffix(lines[0], "\tclassifier\tfreshly-made-porntube-4u.com") ||
+		lines[1] != "allow\t\t\t\tessex.ac.uk" {
+		t.Errorf("output:\n%s", out)
+	}
+	code, out, _ = runCmd(t, "", "check", "--format", "tsv", "--classifier=false", "freshly-made-porntube-4u.com")
+	if code != 0 || out != "allow\t\t\t\tfreshly-made-porntube-4u.com\n" {
+		t.Errorf("--classifier=false: exit %d, output %q", code, out)
+	}
+}

@@ -18,6 +18,10 @@
 //   - safesearch.json: search engine hosts and the host or query
 //     parameter that forces their safe search.
 //
+// Names no list decides go to the host name classifier (package
+// classify) in every profile that blocks adult content and has not
+// turned it off; the exceptions above are never classified.
+//
 // To add an entry, add a line to the category's file and run `make
 // test`: the tests check every file parses, measure the defaults on a
 // labelled sample of adult and well-known hosts, and check that no
@@ -34,6 +38,7 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/greengate/greengate/rules/classify"
 	"github.com/greengate/greengate/rules/lists"
 	"github.com/greengate/greengate/rules/policy"
 	"github.com/greengate/greengate/rules/ruleset"
@@ -170,16 +175,32 @@ func Profile() policy.Profile {
 	}
 }
 
-// Engine builds an engine on the defaults alone, with Profile.
+// Classifier is the built-in host name classifier (package classify):
+// it blocks, as adult, names no list has whose words say what they are.
+// Build it once and share it: it caches its verdicts.
+func Classifier() (*classify.Classifier, error) { return classify.New() }
+
+// Engine builds an engine on the defaults alone, with Profile and the
+// classifier.
 func Engine() (*policy.Engine, error) {
-	return engine(func([]policy.Category) policy.Profile { return Profile() })
+	return engine(true, func([]policy.Category) policy.Profile { return Profile() })
 }
 
 // EngineBlocking builds an engine on the defaults alone whose one profile
 // blocks the named categories, or every category for "*": what `check`
 // and the tests ask when they want the widest verdict.
 func EngineBlocking(ids ...string) (*policy.Engine, error) {
-	return engine(func(cats []policy.Category) policy.Profile {
+	return engine(true, blocking(ids))
+}
+
+// ListsEngineBlocking is EngineBlocking without the classifier: what the
+// lists alone decide.
+func ListsEngineBlocking(ids ...string) (*policy.Engine, error) {
+	return engine(false, blocking(ids))
+}
+
+func blocking(ids []string) func([]policy.Category) policy.Profile {
+	return func(cats []policy.Category) policy.Profile {
 		p := Profile()
 		p.Block = ids
 		if len(ids) == 1 && ids[0] == "*" {
@@ -189,14 +210,22 @@ func EngineBlocking(ids ...string) (*policy.Engine, error) {
 			}
 		}
 		return p
-	})
+	}
 }
 
-func engine(profile func([]policy.Category) policy.Profile) (*policy.Engine, error) {
+func engine(classifier bool, profile func([]policy.Category) policy.Profile) (*policy.Engine, error) {
 	var b ruleset.Builder
 	if err := Load(&b); err != nil {
 		return nil, err
 	}
 	cats, safe := b.Build()
-	return policy.New(policy.Config{Categories: cats, SafeSearch: safe, Profiles: []policy.Profile{profile(cats)}})
+	cfg := policy.Config{Categories: cats, SafeSearch: safe, Profiles: []policy.Profile{profile(cats)}}
+	if classifier {
+		c, err := Classifier()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Classifier = c
+	}
+	return policy.New(cfg)
 }

@@ -72,3 +72,26 @@ func TestDefaultEngine(t *testing.T) {
 		t.Errorf("youtube safe host %q", v.SafeHost)
 	}
 }
+
+// The default engine classifies what no list has, explains it, and
+// never classifies a name the exceptions list.
+func TestDefaultsClassify(t *testing.T) {
+	t.Parallel()
+	e, err := defaults.Engine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := e.Decide(policy.Request{Host: "freshly-made-porntube-4u.com"})
+	if v.Action != policy.Block || v.Reason != policy.ReasonClassifier || v.Category != "adult" || v.Source != "classifier" || !strings.Contains(v.Entry, "porn") {
+		t.Errorf("unlisted adult name: %+v", v)
+	}
+	// nflxvideo.net reads "nfl"+"xvideo"; it is a well-known exception.
+	if v := e.Decide(policy.Request{Host: "nflxvideo.net"}); v.Action != policy.Allow {
+		t.Errorf("nflxvideo.net: %+v", v)
+	}
+	for _, h := range []string{"essex.ac.uk", "www.sussex.ac.uk", "scunthorpe.gov.uk", "therapistaid.com"} {
+		if v := e.Decide(policy.Request{Host: h}); v.Action != policy.Allow {
+			t.Errorf("%s: %+v", h, v)
+		}
+	}
+}

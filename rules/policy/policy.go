@@ -5,7 +5,8 @@
 // safe-search engines, temporary grants) and never changes afterwards; it
 // is safe for concurrent use and a new one replaces it whole when rules or
 // settings change. Decide does no I/O, takes no locks and, for a
-// host-only request that is allowed, allocates nothing.
+// host-only request that is allowed, allocates nothing (beyond what a
+// Classifier keeps the first time it sees a name: its verdict cache).
 //
 // A request is decided for one profile in this order; the first step that
 // applies wins:
@@ -21,8 +22,13 @@
 //     least as specific as the entry that blocks it (an exception for
 //     example.com frees example.com, not nsfw.example.com listed on its
 //     own, nor a path rule under it);
-//  7. a search engine host gets safe search when the profile wants it;
-//  8. everything else is allowed.
+//  7. a name no list decided is blocked when the Config's Classifier
+//     names a category the profile blocks — unless the profile turned the
+//     classifier off (Profile.NoClassifier) or an exception of that
+//     category lists the host (the built-in well-known sites among them):
+//     listed exceptions are never classified;
+//  8. a search engine host gets safe search when the profile wants it;
+//  9. everything else is allowed.
 //
 // Hosts in requests must already be normalised (package hostname); the
 // proxy does that once at its boundary. Paths are given as sent: URL
@@ -37,6 +43,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,12 +89,14 @@ const (
 	ReasonSafeSearch                   // a search engine with safe search forced
 	ReasonUnknownProfile               // the request named no known profile (blocked: fail closed)
 	ReasonNoName                       // a connection to an address that names no site (DecideUnnamed)
+	ReasonClassifier                   // no list decided; the host name classifier did
 )
 
 var reasonNames = [...]string{
 	"default", "pause", "grant", "custom-allow", "custom-block", "allow-list-only",
 	"outside-hours", "category", "category-exception", "safe-search", "unknown-profile",
 	"no-sni",
+	"classifier",
 }
 
 func (r Reason) String() string {
@@ -159,6 +168,18 @@ type Profile struct {
 	Hours      *[7][]Span
 	SafeSearch bool
 	YouTube    YouTubeMode
+	// NoClassifier turns the host name classifier off for this profile:
+	// only the lists block.
+	NoClassifier bool
+}
+
+// Classifier names the category a host name points to when no list
+// decided it, from the name alone. It must be safe for concurrent use,
+// fast (it runs for every name no list has) and must not block: Decide
+// calls it. A verdict it decides reads Source "classifier" and Entry as
+// it gives it, e.g. "classifier: porn+tube (score 4.1)".
+type Classifier interface {
+	Classify(host string) (category, entry string, ok bool)
 }
 
 // SearchEngine describes how to force safe search on one search engine.
@@ -187,6 +208,8 @@ type Config struct {
 	Grants     []Grant
 	// Location is where schedules are read; nil means time.Local.
 	Location *time.Location
+	// Classifier, when not nil, decides names no list has (step 7).
+	Classifier Classifier
 }
 
 // Engine decides requests. It is immutable.
@@ -199,6 +222,7 @@ type Engine struct {
 	engines  []SearchEngine
 	grants   []grant
 	loc      *time.Location
+	classify Classifier
 }
 
 type profile struct {
@@ -239,6 +263,7 @@ func New(cfg Config) (*Engine, error) {
 		safe:     map[string]*SearchEngine{},
 		engines:  cfg.SafeSearch,
 		loc:      cfg.Location,
+		classify: cfg.Classifier,
 	}
 	if e.loc == nil {
 		e.loc = time.Local
@@ -452,6 +477,12 @@ func (e *Engine) Decide(r Request) Verdict {
 		v.Action, v.Reason, v.Category, v.Entry, v.Source = Block, ReasonCategory, c.ID, m.Entry, source(m)
 		return v
 	}
+	if e.classify != nil && !p.NoClassifier {
+		if id, entry, ok := e.classify.Classify(r.Host); ok && e.classifiable(p, id, &q) {
+			v.Action, v.Reason, v.Category, v.Entry, v.Source = Block, ReasonClassifier, id, entry, "classifier"
+			return v
+		}
+	}
 	if p.SafeSearch {
 		if eng, ok := e.safe[r.Host]; ok {
 			v.Action, v.Reason, v.Entry, v.Source = SafeSearch, ReasonSafeSearch, r.Host, "safe-search:"+eng.Name
@@ -492,6 +523,23 @@ func (e *Engine) DecideUnnamed(r Request) Verdict {
 		return v
 	}
 	return Verdict{Action: Block, Reason: ReasonNoName, Profile: v.Profile}
+}
+
+// classifiable says whether a classifier's verdict of category id may
+// block for p: p blocks the category, and no category's exceptions list
+// the host (a listed exception is a judgement a person made; a score
+// never overrides it).
+func (e *Engine) classifiable(p *profile, id string, q *match.Query) bool {
+	ci, ok := e.catIndex[id]
+	if !ok || !slices.Contains(p.blocked, ci) {
+		return false
+	}
+	for i := range e.cats {
+		if _, ok := e.cats[i].Allow.LookupQuery(q); ok {
+			return false
+		}
+	}
+	return true
 }
 
 // overrules says whether a category's exception beats its block entry:

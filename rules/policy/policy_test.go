@@ -268,3 +268,70 @@ func TestDecideUnnamed(t *testing.T) {
 		t.Errorf("ReasonNoName is %q in the log", policy.ReasonNoName.String())
 	}
 }
+
+// fakeClassifier classifies the names it lists, and counts its calls.
+type fakeClassifier struct {
+	mu    sync.Mutex
+	names map[string]string // host -> category
+	calls int
+}
+
+func (f *fakeClassifier) Classify(host string) (string, string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	c, ok := f.names[host]
+	if !ok {
+		return "", "", false
+	}
+	return c, "classifier: porn+tube (score 4.1)", true
+}
+
+var _ policy.Classifier = (*fakeClassifier)(nil)
+
+// The classifier decides only names no list decided, only for profiles
+// that block its category and did not turn it off, and never a name a
+// parent allowed, a grant frees, or a category exception lists.
+func TestClassifier(t *testing.T) {
+	t.Parallel()
+	fc := &fakeClassifier{names: map[string]string{
+		"porntube.example":  "adult",
+		"homework.example":  "adult", // the child profile's allow list
+		"wellknown.example": "adult", // an exception, listed in no block list
+		"granted.example":   "adult",
+		"porn.example":      "adult", // listed: the list decides
+		"casino.example":    "gambling",
+	}}
+	cfg := baseConfig()
+	cfg.Classifier = fc
+	cfg.Categories[1].Allow = domains("wellknown.txt", "wellknown.example") // any category's exception counts
+	cfg.Profiles = append(cfg.Profiles, policy.Profile{Name: "off", Block: []string{"adult"}, NoClassifier: true})
+	cfg.Grants = []policy.Grant{{Host: "granted.example", Until: monday10.Add(time.Hour)}}
+	e := mustEngine(t, cfg)
+	for _, tc := range []struct {
+		profile, host string
+		action        policy.Action
+		reason        policy.Reason
+		category      string
+	}{
+		{"child", "porntube.example", policy.Block, policy.ReasonClassifier, "adult"},
+		{"teen", "porntube.example", policy.Block, policy.ReasonClassifier, "adult"},
+		{"adult", "porntube.example", policy.Allow, policy.ReasonDefault, ""},
+		{"off", "porntube.example", policy.Allow, policy.ReasonDefault, ""},
+		{"child", "homework.example", policy.Allow, policy.ReasonCustomAllow, ""},
+		{"child", "wellknown.example", policy.Allow, policy.ReasonDefault, ""},
+		{"child", "granted.example", policy.Allow, policy.ReasonGrant, ""},
+		{"child", "porn.example", policy.Block, policy.ReasonCategory, "adult"},
+		{"child", "casino.example", policy.Block, policy.ReasonClassifier, "gambling"},
+		{"teen", "casino.example", policy.Allow, policy.ReasonDefault, ""},
+		{"child", "plain.example", policy.Allow, policy.ReasonDefault, ""},
+	} {
+		v := e.Decide(policy.Request{Host: tc.host, Profile: tc.profile, Time: monday10})
+		if v.Action != tc.action || v.Reason != tc.reason || v.Category != tc.category {
+			t.Errorf("%s %s: got %v %v %q, want %v %v %q", tc.profile, tc.host, v.Action, v.Reason, v.Category, tc.action, tc.reason, tc.category)
+		}
+		if v.Reason == policy.ReasonClassifier && (v.Source != "classifier" || v.Entry != "classifier: porn+tube (score 4.1)") {
+			t.Errorf("%s: source %q entry %q", tc.host, v.Source, v.Entry)
+		}
+	}
+}

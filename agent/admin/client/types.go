@@ -110,6 +110,9 @@ type Profile struct {
 	SafeSearch bool                `json:"safe_search"`
 	// YouTube is "strict" (the default when empty) or "moderate".
 	YouTube string `json:"youtube,omitempty"`
+	// Classifier, when false, turns off the host name classifier that
+	// blocks adult names no list has; absent or true leaves it on.
+	Classifier *bool `json:"classifier,omitempty"`
 }
 
 // Updates says where rule bundles come from and whom to trust.
