@@ -91,7 +91,7 @@ func TestLimits(t *testing.T) {
 		}
 	})
 	t.Run("a download that trickles is not idle", func(t *testing.T) {
-		// The origin sends a byte every 100 ms for 1.2 s while the client
+		// The origin sends a byte every 60 ms for 1.2 s while the client
 		// sends nothing: four idle timeouts long, never idle.
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -105,11 +105,13 @@ func TestLimits(t *testing.T) {
 			}
 			defer c.Close()
 			tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{ca.cert}})
-			for i := 0; i < 12; i++ {
+			// A byte every 60 ms: a fifth of the idle timeout, so a busy
+			// machine's scheduling stall is not taken for idleness.
+			for i := 0; i < 20; i++ {
 				if _, err := tc.Write([]byte{'a' + byte(i)}); err != nil {
 					return
 				}
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(60 * time.Millisecond)
 			}
 			_ = tc.CloseWrite()
 		}()
@@ -121,7 +123,7 @@ func TestLimits(t *testing.T) {
 		tc := tls.Client(bufConn{c, br}, &tls.Config{ServerName: "trickle.test", RootCAs: ca.pool})
 		_ = tc.SetReadDeadline(time.Now().Add(5 * time.Second))
 		got, err := io.ReadAll(tc)
-		if string(got) != "abcdefghijkl" {
+		if string(got) != "abcdefghijklmnopqrst" {
 			t.Fatalf("got %q, %v: the tunnel was cut while bytes flowed", got, err)
 		}
 	})

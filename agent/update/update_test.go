@@ -178,9 +178,12 @@ func TestRunBacksOffThenRecovers(t *testing.T) {
 	}
 }
 
+// waitFor polls cond until it holds, for up to a minute: an engine build
+// compiles half a million built-in entries, seconds under -race on a busy
+// machine. It returns as soon as cond holds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting for %s", what)
