@@ -19,7 +19,15 @@ build:
 deps:
 	./scripts/deps.sh
 
-test: deps vet cross lint unit fuzz tray
+# Each step says when it starts and how long it took; the whole run, too
+# (about 10 minutes on a 2-core machine, most of it -race).
+TEST_STEPS := deps vet cross lint unit fuzz tray
+test:
+	@start=$$(date +%s); for s in $(TEST_STEPS); do \
+	  t=$$(date +%s); echo "==> make $$s"; \
+	  $(MAKE) --no-print-directory $$s || { echo "make test: $$s failed after $$(( $$(date +%s) - start )) s"; exit 1; }; \
+	  echo "==> make $$s: $$(( $$(date +%s) - t )) s"; \
+	done; echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
 # The tray is the one cgo binary (Fyne/GL): building it proves the cgo side
 # links, which the headless gui tests cannot.
