@@ -28,6 +28,7 @@ type statusScreen struct {
 	state    *widget.Label
 	agent    *widget.Label
 	blocked  *widget.Label
+	https    *widget.Label // what is decrypted, said plainly
 	settings *widget.Label // the agent refused the last settings edit
 	bundles  *fyne.Container
 	// bundleErrs has one line per failing publisher, under the table: an
@@ -49,6 +50,8 @@ func newStatusScreen(e env, w fyne.Window, onStatus func(client.Status, error)) 
 	s := &statusScreen{env: e, win: w, onStatus: onStatus}
 	s.state = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	s.agent = widget.NewLabel("")
+	s.https = widget.NewLabel("")
+	s.https.Wrapping = fyne.TextWrapWord
 	s.blocked = widget.NewLabel("")
 	s.settings = errorLabel("")
 	s.bundles = container.NewGridWithColumns(4)
@@ -65,7 +68,7 @@ func newStatusScreen(e env, w fyne.Window, onStatus func(client.Status, error)) 
 		return widget.NewLabelWithStyle(tr.T(key), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	}
 	s.content = container.NewBorder(
-		container.NewVBox(s.state, s.blocked, s.settings),
+		container.NewVBox(s.state, s.blocked, s.https, s.settings),
 		container.NewVBox(s.message, container.NewHBox(s.update, s.pause15, s.pause1h, s.resume), s.agent),
 		nil, nil,
 		container.NewVScroll(container.NewVBox(
@@ -102,6 +105,11 @@ func (s *statusScreen) show(st client.Status, err error) {
 	s.state.SetText(stateText(tr, st, loc))
 	s.agent.SetText(tr.T("status.agent", map[string]any{"Version": st.Version, "Addr": st.ProxyAddr}))
 	s.blocked.SetText(tr.T("status.blockedtoday", map[string]any{"Count": st.BlockedToday}))
+	if st.HTTPSBlockPages != "" {
+		s.https.SetText(tr.T("status.https.on", map[string]any{"CA": st.HTTPSBlockPages}))
+	} else {
+		s.https.SetText(tr.T("status.https.off"))
+	}
 	if st.SettingsError != "" {
 		s.settings.SetText(tr.T("status.settingserror", map[string]any{"Err": st.SettingsError}))
 		s.settings.Show()

@@ -378,7 +378,7 @@ if [ "$mode" = rootfs ]; then
 	# and trusted it through Chromium's policy, so only a certificate from
 	# it shows the page; the origin is never reached.
 	check "Chromium (child, no proxy flag): blocked HTTPS site ($blocked) gets the block page over HTTPS (the package's local CA)" 'o=$(browse https://$blocked/); grep -q "This page is blocked" <<<"$o" && ! grep -q GG-ORIGIN <<<"$o" || { echo "$o" | head -5; exit 1; }'
-	check "the local CA is trusted by the Chromium policy and its key is root's alone" 'ct greengate ca status | grep -q "chromium-policy *trusted" && ! child "cat /var/lib/greengate/ca/ca.key"'
+	check "the local CA is trusted by the Chromium policy and its key is root's alone" 's=$(ct greengate ca status); echo "$s"; grep -q "chromium-policy *trusted" <<<"$s" && ! child "cat /var/lib/greengate/ca/ca.key"'
 	check "the blocks are in the block log" 'n=$(ct greengate status --json | grep -o "\"blocked_today\": *[0-9]*" | grep -o "[0-9]*$"); echo "blocked_today=$n"; [ "${n:-0}" -ge 2 ]'
 fi
 if [ "$mode" = rootfs ] && [ -n "${tray:-}" ]; then

@@ -293,6 +293,9 @@ func runOnce(ctx context.Context, cfg AgentConfig, store *settings.Store) (resta
 		Clock:       cfg.Clock,
 		Status: func() client.Status {
 			s := client.Status{Running: true, Version: cfg.Version, RuleCounts: map[string]int{}}
+			if ca, ok := acfg.CA.(*localca.CA); ok {
+				s.HTTPSBlockPages = ca.Subject() + " (SHA-256 " + ca.Fingerprint()[:16] + "…)"
+			}
 			if p := proxyAddr.Load(); p != nil {
 				s.ProxyAddr = *p
 			}

@@ -76,6 +76,11 @@ func printStatus(e *env, st client.Status) {
 		}
 		fmt.Fprintf(w, "allowed for now: %s (%s) until %s\n", g.Host, who, g.Until.Local().Format("Mon 15:04"))
 	}
+	if st.HTTPSBlockPages != "" {
+		fmt.Fprintf(w, "HTTPS block pages: on, with %s; decrypted: only connections to blocked sites, to show the page\n", st.HTTPSBlockPages)
+	} else {
+		fmt.Fprintln(w, "HTTPS block pages: off (blocked HTTPS sites are refused with no page); nothing is ever decrypted")
+	}
 	fmt.Fprintf(w, "blocked today: %d visits (%d attempts)\n", st.BlockedToday, st.BlockedAttemptsToday)
 	if b := st.BlockLog; b != nil {
 		line := fmt.Sprintf("block log: %s of %s on disk, %d repeats collapsed, %d pruned (%d for size), %d dropped",

@@ -32,7 +32,8 @@ func TestPrintStatus(t *testing.T) {
 			Collapsed: 4005, LastError: "disk full"},
 		Bundles: []client.BundleStatus{{Publisher: "vendor", Version: 12, LastError: "fetching: timeout"},
 			{Publisher: "school", Version: 3, Expires: until, Expired: true}},
-		SettingsError: "settings.json: profiles[0].allow[1]: bad host \"a b\"\nlanguage: unknown",
+		SettingsError:   "settings.json: profiles[0].allow[1]: bad host \"a b\"\nlanguage: unknown",
+		HTTPSBlockPages: "GreenGate block pages, host lab-7",
 	})
 	for _, want := range []string{
 		"GreenGate: running (version 1.2.3), proxy 127.0.0.1:8899\n",
@@ -46,6 +47,7 @@ func TestPrintStatus(t *testing.T) {
 		"bundle school: version 3, EXPIRED since " + until.Format(time.DateTime) + " (still filtering with it",
 		"settings: the file on disk was REFUSED",
 		"\n  language: unknown\n",
+		"HTTPS block pages: on, with GreenGate block pages, host lab-7; decrypted: only connections to blocked sites",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, out.String())

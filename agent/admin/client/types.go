@@ -27,6 +27,10 @@ type Status struct {
 	// BlockLog is the block log's health since the agent started; nil
 	// when the agent has no block log.
 	BlockLog *BlockLogStatus `json:"block_log,omitempty"`
+	// HTTPSBlockPages is the local CA the agent shows blocked HTTPS sites'
+	// block page with ("" when HTTPS blocks are refused with no page). It
+	// decrypts nothing else: allowed HTTPS is never terminated.
+	HTTPSBlockPages string `json:"https_block_pages,omitempty"`
 	// SettingsError is why the last edit of the settings file was refused;
 	// the agent keeps running on the previous settings. "" when the file in
 	// force is the file on disk.
