@@ -91,8 +91,15 @@ func TestLimits(t *testing.T) {
 		}
 	})
 	t.Run("a download that trickles is not idle", func(t *testing.T) {
-		// The origin sends a byte every 60 ms for 1.2 s while the client
-		// sends nothing: four idle timeouts long, never idle.
+		// The origin sends a byte every 100 ms for 3 s while the client
+		// sends nothing: three idle timeouts long, never idle. A proxy of
+		// its own with a 1 s idle timeout: the 300 ms above leaves too
+		// little room for a scheduling stall when -race and the rest of
+		// the suite share two cores.
+		h := start(t, func(c *proxy.Config) {
+			c.TunnelIdleTimeout = time.Second
+			c.ClientKey = func(client, _ net.Addr) string { return client.String() }
+		})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -105,13 +112,11 @@ func TestLimits(t *testing.T) {
 			}
 			defer c.Close()
 			tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{ca.cert}})
-			// A byte every 60 ms: a fifth of the idle timeout, so a busy
-			// machine's scheduling stall is not taken for idleness.
-			for i := 0; i < 20; i++ {
-				if _, err := tc.Write([]byte{'a' + byte(i)}); err != nil {
+			for i := 0; i < 30; i++ {
+				if _, err := tc.Write([]byte{'A' + byte(i)}); err != nil {
 					return
 				}
-				time.Sleep(60 * time.Millisecond)
+				time.Sleep(100 * time.Millisecond)
 			}
 			_ = tc.CloseWrite()
 		}()
@@ -121,9 +126,9 @@ func TestLimits(t *testing.T) {
 			t.Fatal(code)
 		}
 		tc := tls.Client(bufConn{c, br}, &tls.Config{ServerName: "trickle.test", RootCAs: ca.pool})
-		_ = tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = tc.SetReadDeadline(time.Now().Add(10 * time.Second))
 		got, err := io.ReadAll(tc)
-		if string(got) != "abcdefghijklmnopqrst" {
+		if len(got) != 30 {
 			t.Fatalf("got %q, %v: the tunnel was cut while bytes flowed", got, err)
 		}
 	})
