@@ -21,7 +21,8 @@
 //     one of the category's own exceptions allows the host and is at
 //     least as specific as the entry that blocks it (an exception for
 //     example.com frees example.com, not nsfw.example.com listed on its
-//     own, nor a path rule under it);
+//     own, nor a path rule under it); an exception frees the host from
+//     its own category only, never from another that blocks it;
 //  7. a name no list decided is blocked when the Config's Classifier
 //     names a category the profile blocks — unless the profile turned the
 //     classifier off (Profile.NoClassifier) or an exception of that
@@ -456,6 +457,11 @@ func (e *Engine) Decide(r Request) Verdict {
 		v.Action, v.Reason = Block, ReasonOutsideHours
 		return v
 	}
+	// An exception frees the host from its own category only: the next
+	// blocked category still has its say (he.net is freed from the adult
+	// list that names it by mistake, and its resolver ordns.he.net is
+	// still an encrypted DNS server).
+	freed := false
 	for _, ci := range p.blocked {
 		c := &e.cats[ci]
 		m, ok := lookup(c.Domains, c.URLs, &q, r)
@@ -469,12 +475,18 @@ func (e *Engine) Decide(r Request) Verdict {
 				um, ok = c.URLs.Lookup(r.Host, r.Path)
 			}
 			if !ok {
-				v.Reason, v.Category, v.Entry, v.Source = ReasonCategoryAllow, c.ID, a.Entry, source(a)
-				return v
+				if !freed {
+					v.Reason, v.Category, v.Entry, v.Source = ReasonCategoryAllow, c.ID, a.Entry, source(a)
+					freed = true
+				}
+				continue
 			}
 			m = um
 		}
 		v.Action, v.Reason, v.Category, v.Entry, v.Source = Block, ReasonCategory, c.ID, m.Entry, source(m)
+		return v
+	}
+	if freed {
 		return v
 	}
 	if e.classify != nil && !p.NoClassifier {

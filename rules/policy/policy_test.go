@@ -34,8 +34,8 @@ func baseConfig() policy.Config {
 	return policy.Config{
 		Location: time.UTC,
 		Categories: []policy.Category{
-			{ID: "adult", Domains: domains("adult.txt", "porn.example", "mixed.example", "nsfw.safe.mixed.example"), URLs: urls("adult-urls", "blog.example/nsfw", "safe.mixed.example/nsfw"), Allow: domains("adult.txt", "safe.mixed.example")},
-			{ID: "gambling", Domains: domains("gambling.txt", "bet.example")},
+			{ID: "adult", Domains: domains("adult.txt", "porn.example", "mixed.example", "nsfw.safe.mixed.example", "both.example"), URLs: urls("adult-urls", "blog.example/nsfw", "safe.mixed.example/nsfw"), Allow: domains("adult.txt", "safe.mixed.example", "both.example")},
+			{ID: "gambling", Domains: domains("gambling.txt", "bet.example", "both.example")},
 			{ID: "doh", Domains: domains("doh.txt", "dns.example"), Bypass: true},
 		},
 		SafeSearch: []policy.SearchEngine{
@@ -89,6 +89,7 @@ func TestDecide(t *testing.T) {
 		{"category exception", policy.Request{Host: "safe.mixed.example"}, policy.Allow, policy.ReasonCategoryAllow, "adult", "safe.mixed.example", "adult.txt:1", "", ""},
 		{"exception is narrow", policy.Request{Host: "mixed.example"}, policy.Block, policy.ReasonCategory, "adult", "mixed.example", "adult.txt:2", "", ""},
 		{"listed subdomain beats a wider exception", policy.Request{Host: "a.nsfw.safe.mixed.example"}, policy.Block, policy.ReasonCategory, "adult", "nsfw.safe.mixed.example", "adult.txt:3", "", ""},
+		{"an exception frees from its own category only", policy.Request{Host: "both.example"}, policy.Block, policy.ReasonCategory, "gambling", "both.example", "gambling.txt:2", "", ""},
 		{"path rule beats a host exception", policy.Request{Host: "safe.mixed.example", Path: "/nsfw/x"}, policy.Block, policy.ReasonCategory, "adult", "safe.mixed.example/nsfw", "adult-urls:2", "", ""},
 		{"url entry", policy.Request{Host: "www.blog.example", Path: "/nsfw/1"}, policy.Block, policy.ReasonCategory, "adult", "blog.example/nsfw", "adult-urls:1", "", ""},
 		{"url entry https", policy.Request{Host: "www.blog.example"}, policy.Allow, policy.ReasonDefault, "", "", "", "", ""},
