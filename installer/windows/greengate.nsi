@@ -371,10 +371,10 @@ Section "GreenGate" SecMain
     Call RunGreenGate
     IntOp $3 $3 + 1
     ${If} $0 == "0"
-    ${OrIf} $3 >= 5
+    ${OrIf} $3 >= 10
       ${ExitDo}
     ${EndIf}
-    Sleep 2000
+    Sleep 3000
   ${Loop}
   ${If} $0 != "0"
     !insertmacro StopMessage "$(FailService)"
