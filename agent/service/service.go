@@ -305,7 +305,7 @@ func New(cfg Config) (ks.Service, *Program, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("configuring service %s: %w", cfg.Name, err)
 	}
-	return s, p, nil
+	return wrapSCM(s, cfg.Name), p, nil
 }
 
 // State is a service's state as the CLI reports it.

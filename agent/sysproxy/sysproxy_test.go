@@ -255,6 +255,30 @@ func TestWindowsCommands(t *testing.T) {
 	if len(sysproxy.WindowsRemoveCommands()) != len(cmds) {
 		t.Error("every command needs its undo")
 	}
+	// Firefox keeps its own proxy settings: the policy sets and locks them.
+	for _, want := range []string{
+		`reg add HKLM\SOFTWARE\Policies\Mozilla\Firefox\Proxy /v Mode /t REG_SZ /d autoConfig /f`,
+		`reg add HKLM\SOFTWARE\Policies\Mozilla\Firefox\Proxy /v AutoConfigURL /t REG_SZ /d http://127.0.0.1:8899/proxy.pac /f`,
+		`reg add HKLM\SOFTWARE\Policies\Mozilla\Firefox\Proxy /v Locked /t REG_DWORD /d 1 /f`,
+	} {
+		if !slices.Contains(joined, want) {
+			t.Errorf("missing command:\n%s", want)
+		}
+	}
+	// Every value a command sets is saved before and restored after.
+	saved := sysproxy.WindowsOverwrittenValues()
+	for _, c := range cmds {
+		if c[0] != "reg" {
+			continue
+		}
+		if !slices.Contains(saved, sysproxy.RegValue{Key: c[2], Name: c[4]}) {
+			t.Errorf("%s\\%s is overwritten but not saved", c[2], c[4])
+		}
+	}
+	winhttp := sysproxy.RegValue{Key: `HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Internet Settings\Connections`, Name: "WinHttpSettings"}
+	if !slices.Contains(saved, winhttp) {
+		t.Error("netsh winhttp's value is not saved")
+	}
 }
 
 func TestMacCommands(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -49,6 +50,7 @@ func cmdService(ctx context.Context, e *env, args []string) int {
 	exe := fs.String("exe", "", "binary the service runs (install; default: this one)")
 	pwStdin := fs.Bool("password-stdin", false, "read the parent password from the first line of standard input")
 	verbose := fs.Bool("v", false, "debug logging (run)")
+	logFile := fs.String("log", "", "append the agent's log to this file instead of stderr (run; a Windows service has no stderr)")
 	proxyAddr := fs.String("proxy", "", "proxy address for proxy-on (default: the settings' listen address)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, serviceUsage)
@@ -72,7 +74,18 @@ func cmdService(ctx context.Context, e *env, args []string) int {
 		if *verbose {
 			level = slog.LevelDebug
 		}
-		log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+		var out io.Writer = e.stderr
+		if *logFile != "" {
+			f, err := os.OpenFile(*logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+			if err != nil {
+				return fail(err)
+			}
+			defer f.Close()
+			out = f
+			// A crash's traceback too, not only the log lines.
+			_ = debug.SetCrashOutput(f, debug.CrashOptions{})
+		}
+		log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 		cfg.Logger = log
 		cfg.Run = func(ctx context.Context) error {
 			return service.RunAgent(ctx, service.AgentConfig{
