@@ -37,6 +37,7 @@ var commands = map[string]command{
 	"ca":          {cmdCA, "the local CA that shows block pages for HTTPS (ca status|export|install|uninstall)"},
 	"bundle":      {cmdBundle, "verify or install a signed rule bundle (bundle verify|install FILE)"},
 	"check":       {cmdCheck, "decide URLs or hosts against the rules"},
+	"logs":        {cmdLogs, "read the block log: visits by time, category or host; --csv (parent password)"},
 	"lists":       {cmdLists, "inspect list files (lists stats FILE...)"},
 	"run":         {cmdRun, "run the filtering proxy in the foreground"},
 	"service":     {cmdService, "install, start, stop or remove the OS service (service install|uninstall|start|stop|status|run)"},
