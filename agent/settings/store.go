@@ -163,37 +163,11 @@ func (s *Store) Overrides() (*Overrides, error) {
 	return OpenOverrides(filepath.Join(s.cfg.StateDir, OverridesFile), s.cfg.Clock)
 }
 
-// WriteFileAtomic replaces path with b: a temp file in the same directory,
-// fsync, chmod, rename over path, fsync of the directory. Readers and a
-// power cut see the old content or the new, never a mix.
-func WriteFileAtomic(path string, b []byte, perm fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if _, err := f.Write(b); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("renaming into %s: %w", path, err)
-	}
-	return syncDir(dir)
+// WriteFileAtomic replaces path with b atomically and durably
+// (privfile.Write): readers and a power cut see the old content or the
+// new, never a mix.
+func WriteFileAtomic(path string, b []byte, perm fs.FileMode) error {
+	return privfile.Write(path, b, perm)
 }
 
 // maxHashFile caps the password hash file: an argon2id PHC string is

@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/greengate/greengate/internal/privfile"
 )
 
 // The version floor is the highest bundle version ever installed for a
@@ -48,35 +49,12 @@ func (u *Updater) readFloor(publisher string) (uint64, error) {
 	return v, nil
 }
 
-// writeFloor persists v as publisher's floor: temp file, fsync, rename,
-// fsync of the directory, so a power cut leaves the old floor or the new
-// one, never none.
-func (u *Updater) writeFloor(publisher string, v uint64) (err error) {
-	path := u.floorPath(publisher)
-	tmp, err := os.CreateTemp(u.cfg.Dir, "."+publisher+floorSuffix+".tmp-*")
-	if err != nil {
+// writeFloor persists v as publisher's floor atomically and durably
+// (privfile.Write), so a power cut leaves the old floor or the new one,
+// never none.
+func (u *Updater) writeFloor(publisher string, v uint64) error {
+	if err := privfile.Write(u.floorPath(publisher), []byte(strconv.FormatUint(v, 10)+"\n"), 0o600); err != nil {
 		return fmt.Errorf("writing version floor: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.WriteString(strconv.FormatUint(v, 10) + "\n"); err != nil {
-		return fmt.Errorf("writing version floor %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("syncing version floor %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing version floor %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("renaming into %s: %w", path, err)
-	}
-	if err := syncDir(u.cfg.Dir); err != nil {
-		return fmt.Errorf("syncing %s: %w", u.cfg.Dir, err)
 	}
 	return nil
 }

@@ -60,3 +60,34 @@ func TestRead(t *testing.T) {
 		})
 	}
 }
+
+// Write replaces the file whole with the mode asked, leaves no temp
+// file behind, and replaces a planted link instead of writing through it.
+func TestWrite(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "floor")
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("keep"), 0o644)
+	if err := os.Symlink(victim, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"7\n", "12\n"} {
+		if err := privfile.Write(p, []byte(want), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := privfile.Read(p, 64)
+		if err != nil || string(got) != want {
+			t.Fatalf("read back %q, %v; want %q", got, err, want)
+		}
+	}
+	if fi, _ := os.Lstat(p); fi.Mode() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode())
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("wrote through a planted link: %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("left behind: %v", ents)
+	}
+}
