@@ -89,20 +89,8 @@ func ApplyChromium(root string, t Target) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range chromiumFiles {
-		if err := writeFile(root, f, append(b, '\n')); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeFiles(root, chromiumFiles, append(b, '\n'))
 }
 
 // RemoveChromium removes GreenGate's managed policy files.
-func RemoveChromium(root string) error {
-	for _, f := range chromiumFiles {
-		if err := removeOwned(root, f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func RemoveChromium(root string) error { return removeFiles(root, chromiumFiles) }

@@ -67,22 +67,10 @@ func applyCAChromium(root string, certPEM []byte) error {
 		return err
 	}
 	b := fmt.Appendf(nil, "{\n  \"CACertificates\": [%q]\n}\n", base64.StdEncoding.EncodeToString(der))
-	for _, f := range chromiumCAFiles {
-		if err := writeFile(root, f, b); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeFiles(root, chromiumCAFiles, b)
 }
 
-func removeCAChromium(root string) error {
-	for _, f := range chromiumCAFiles {
-		if err := removeOwned(root, f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func removeCAChromium(root string) error { return removeFiles(root, chromiumCAFiles) }
 
 // applyCAFirefox adds the store file to Certificates.Install, keeping
 // every other policy and certificate in the file.

@@ -81,6 +81,27 @@ func writeFile(root, path string, b []byte) error {
 	return nil
 }
 
+// writeFiles writes the same owned content to each of paths (Chromium
+// and Chrome read the same policy from two directories).
+func writeFiles(root string, paths []string, b []byte) error {
+	for _, p := range paths {
+		if err := writeFile(root, p, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeFiles removes each of paths, as removeOwned does one.
+func removeFiles(root string, paths []string) error {
+	for _, p := range paths {
+		if err := removeOwned(root, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // readFile reads a file that may not exist ("" then).
 func readFile(root, path string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(root, path))
